@@ -1,0 +1,17 @@
+#pragma once
+
+namespace secbits {
+
+/// Access a program has to a secure region's pages. Regions rest in NoAccess;
+/// views open them for reading or writing only as long as they live.
+enum class Protection { NoAccess, ReadOnly, ReadWrite };
+
+/// What to do when the kernel refuses to lock pages in RAM (no CAP_IPC_LOCK and
+/// RLIMIT_MEMLOCK exhausted).
+///  - Strict: fail (throw secbits::Error / return NULL with ENOMEM).
+///  - Degrade: serve the memory unlocked; it is still excluded from core dumps,
+///    still wiped and still protected. The object reports it (is_locked()) and
+///    the process warns once on stderr.
+enum class LockPolicy { Strict, Degrade };
+
+}  // namespace secbits

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages secbits needs to build, test, benchmark and run
+# its demo; only those that are missing, so a second run does nothing.
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++ pkg-config          # build
+  libgtest-dev libbenchmark-dev             # tests and benchmarks
+  libjemalloc-dev                           # the interposer's fallback arena
+  libsodium-dev libssl-dev libbotan-2-dev   # benchmark peers
+  gdb                                       # gcore, for the core-file checks
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$package")
+  fi
+done
+(( ${#missing[@]} == 0 )) && exit 0
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "secbits setup: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+echo "secbits setup: installing ${missing[*]}"
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

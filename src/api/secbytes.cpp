@@ -1,0 +1,177 @@
+#include <secbits/secbytes.hpp>
+
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include <secbits/error.hpp>
+
+#include "os/diagnostics.hpp"
+#include "os/wipe.hpp"
+
+namespace secbits {
+
+namespace {
+
+[[noreturn]] void throw_busy(const char* operation) {
+  throw Error(std::make_error_code(std::errc::device_or_resource_busy),
+              std::string(operation) + " while a view of the buffer is open");
+}
+
+/// For paths that cannot report an error: a secret region that cannot be
+/// closed again must not stay open silently.
+void protect_or_abort(SecMem& memory, Protection protection) noexcept {
+  try {
+    memory.protect(protection);
+  } catch (const Error& error) {
+    os::fatal_errno("cannot change the protection of a secret region", memory.data(), error.code().value());
+  }
+}
+
+/// Opens a region for the length of a scope and returns it to NoAccess after,
+/// whatever happens in between.
+class OpenPages {
+ public:
+  OpenPages(SecMem& memory, Protection protection) : memory_(memory) { memory_.protect(protection); }
+  ~OpenPages() { protect_or_abort(memory_, Protection::NoAccess); }
+  OpenPages(const OpenPages&) = delete;
+  OpenPages& operator=(const OpenPages&) = delete;
+
+ private:
+  SecMem& memory_;
+};
+
+}  // namespace
+
+SecBytes::SecBytes(std::size_t capacity, LockPolicy policy) : policy_(policy) {
+  if (capacity != 0) memory_ = SecMem(capacity, policy);
+}
+
+SecBytes::~SecBytes() {
+  if (readers_ != 0 || writing_) os::fatal("SecBytes destroyed while a view is open", this);
+}
+
+SecBytes::SecBytes(SecBytes&& other) noexcept : policy_(other.policy_) {
+  if (other.readers_ != 0 || other.writing_) os::fatal("SecBytes moved while a view is open", &other);
+  memory_ = std::move(other.memory_);
+  size_ = std::exchange(other.size_, 0);
+}
+
+SecBytes& SecBytes::operator=(SecBytes&& other) noexcept {
+  if (this == &other) return *this;
+  if (readers_ != 0 || writing_) os::fatal("SecBytes assigned to while a view is open", this);
+  if (other.readers_ != 0 || other.writing_) os::fatal("SecBytes moved while a view is open", &other);
+  memory_ = std::move(other.memory_);
+  size_ = std::exchange(other.size_, 0);
+  policy_ = other.policy_;
+  return *this;
+}
+
+void SecBytes::require_no_view(const char* operation) const {
+  if (readers_ != 0 || writing_) throw_busy(operation);
+}
+
+void SecBytes::append_copy(std::span<const std::byte> source) {
+  std::lock_guard lock(views_mutex_);
+  require_no_view("SecBytes::append");
+  if (source.empty()) return;
+  std::size_t needed = 0;
+  if (__builtin_add_overflow(size_, source.size(), &needed)) {
+    throw Error(std::make_error_code(std::errc::value_too_large),
+                "SecBytes::append of " + std::to_string(source.size()) + " bytes to a buffer of " +
+                    std::to_string(size_) + " bytes overflows size_t");
+  }
+  if (needed <= memory_.capacity()) {
+    OpenPages open(memory_, Protection::ReadWrite);
+    std::memcpy(memory_.data() + size_, source.data(), source.size());
+  } else {
+    const std::size_t current = memory_.capacity();
+    const std::size_t doubled = current > SIZE_MAX / 2 ? needed : std::max(needed, 2 * current);
+    SecMem grown(doubled, policy_);
+    {
+      OpenPages open_new(grown, Protection::ReadWrite);
+      if (size_ != 0) {
+        OpenPages open_old(memory_, Protection::ReadOnly);
+        std::memcpy(grown.data(), memory_.data(), size_);
+      }
+      std::memcpy(grown.data() + size_, source.data(), source.size());
+    }
+    // The old region is wiped, unlocked and unmapped by SecMem's assignment.
+    memory_ = std::move(grown);
+  }
+  size_ = needed;
+}
+
+void SecBytes::append(std::span<std::byte> source) {
+  append_copy(source);
+  os::secure_wipe(source.data(), source.size());
+}
+
+void SecBytes::append(std::string& source) {
+  append_copy(std::as_bytes(std::span(source.data(), source.size())));
+  // The whole capacity: bytes past size() may hold an earlier, longer value.
+  os::secure_wipe(source.data(), source.capacity());
+  source.clear();
+}
+
+void SecBytes::append(std::vector<unsigned char>& source) {
+  append_copy(std::as_bytes(std::span(source.data(), source.size())));
+  os::secure_wipe(source.data(), source.capacity());
+  source.clear();
+}
+
+void SecBytes::clear() {
+  std::lock_guard lock(views_mutex_);
+  require_no_view("SecBytes::clear");
+  if (size_ == 0) return;
+  {
+    OpenPages open(memory_, Protection::ReadWrite);
+    os::secure_wipe(memory_.data(), size_);
+  }
+  size_ = 0;
+}
+
+SecReadView SecBytes::read() const {
+  std::lock_guard lock(views_mutex_);
+  if (writing_) throw_busy("SecBytes::read");
+  // The count and the flip change together under the mutex, so a reader can
+  // never see the pages go back to NoAccess while its view lives.
+  if (readers_ == 0) memory_.protect(Protection::ReadOnly);
+  ++readers_;
+  return SecReadView(this, memory_.data(), size_);
+}
+
+SecWriteView SecBytes::write() {
+  std::lock_guard lock(views_mutex_);
+  require_no_view("SecBytes::write");
+  memory_.protect(Protection::ReadWrite);
+  writing_ = true;
+  return SecWriteView(this, memory_.data(), size_);
+}
+
+void SecBytes::end_read() const noexcept {
+  std::lock_guard lock(views_mutex_);
+  if (--readers_ == 0) protect_or_abort(memory_, Protection::NoAccess);
+}
+
+void SecBytes::end_write() noexcept {
+  std::lock_guard lock(views_mutex_);
+  writing_ = false;
+  protect_or_abort(memory_, Protection::NoAccess);
+}
+
+SecReadView::SecReadView(SecReadView&& other) noexcept
+    : owner_(std::exchange(other.owner_, nullptr)), data_(other.data_), size_(other.size_) {}
+
+SecReadView::~SecReadView() {
+  if (owner_ != nullptr) owner_->end_read();
+}
+
+SecWriteView::SecWriteView(SecWriteView&& other) noexcept
+    : owner_(std::exchange(other.owner_, nullptr)), data_(other.data_), size_(other.size_) {}
+
+SecWriteView::~SecWriteView() {
+  if (owner_ != nullptr) owner_->end_write();
+}
+
+}  // namespace secbits

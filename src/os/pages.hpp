@@ -1,0 +1,43 @@
+#pragma once
+
+#include <cstddef>
+
+#include <secbits/protection.hpp>
+
+#include "os/status.hpp"
+
+// The only place in secbits that maps, unmaps, protects or advises pages.
+namespace secbits::os {
+
+std::size_t page_size() noexcept;
+
+/// Rounds `bytes` up to whole pages; false if that overflows.
+bool round_to_pages(std::size_t bytes, std::size_t* rounded) noexcept;
+
+/// Maps `usable_bytes` (a multiple of the page size) of private anonymous
+/// read-write memory between two PROT_NONE guard pages, and returns the first
+/// usable byte. The guards and the usable range are distinct mappings, so the
+/// range's own flags never spread to the guards.
+Status map_guarded(std::size_t usable_bytes, std::byte** usable) noexcept;
+
+/// Unmaps a range returned by map_guarded together with its guards. Callers
+/// wipe the range first and leave it readable: the release observer (tests
+/// only) reads it just before it goes away.
+Status unmap_guarded(std::byte* usable, std::size_t usable_bytes) noexcept;
+
+Status protect(void* pages, std::size_t bytes, Protection protection) noexcept;
+/// MADV_DONTDUMP: leave the range out of core dumps (smaps flag `dd`).
+Status exclude_from_dump(void* pages, std::size_t bytes) noexcept;
+/// MADV_WIPEONFORK: a forked child sees the range zero-filled (smaps `wf`).
+Status wipe_on_fork(void* pages, std::size_t bytes) noexcept;
+
+namespace testing {
+
+/// Called with the usable range of every map_guarded region just before it is
+/// unmapped, so that a test can look at the bytes that were left there.
+using ReleaseObserver = void (*)(const std::byte* usable, std::size_t usable_bytes);
+void set_release_observer(ReleaseObserver observer) noexcept;
+
+}  // namespace testing
+
+}  // namespace secbits::os
