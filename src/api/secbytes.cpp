@@ -6,7 +6,9 @@
 
 #include <secbits/error.hpp>
 
+#include "api/os_error.hpp"
 #include "os/diagnostics.hpp"
+#include "os/pages.hpp"
 #include "os/wipe.hpp"
 
 namespace secbits {
@@ -28,17 +30,34 @@ void protect_or_abort(SecMem& memory, Protection protection) noexcept {
   }
 }
 
-/// Opens a region for the length of a scope and returns it to NoAccess after,
-/// whatever happens in between.
+/// Opens the pages holding bytes [offset, offset + length) of a region at
+/// rest for the length of a scope, and returns them to NoAccess after,
+/// whatever happens in between. Opening only the pages an append touches
+/// keeps its cost independent of the buffer's size (mprotect's cost grows
+/// with the number of pages it changes).
 class OpenPages {
  public:
-  OpenPages(SecMem& memory, Protection protection) : memory_(memory) { memory_.protect(protection); }
-  ~OpenPages() { protect_or_abort(memory_, Protection::NoAccess); }
+  OpenPages(SecMem& memory, Protection protection) : OpenPages(memory, protection, 0, memory.capacity()) {}
+  OpenPages(SecMem& memory, Protection protection, std::size_t offset, std::size_t length) {
+    const std::size_t page = os::page_size();
+    const std::size_t first = offset & ~(page - 1);
+    begin_ = memory.data() + first;
+    length_ = ((offset + length + page - 1) & ~(page - 1)) - first;
+    if (const os::Status status = os::protect(begin_, length_, protection); !status.ok()) {
+      detail::throw_os_error(status, length_);
+    }
+  }
+  ~OpenPages() {
+    if (const os::Status status = os::protect(begin_, length_, Protection::NoAccess); !status.ok()) {
+      os::fatal_errno("cannot return a secret region to NoAccess", begin_, status.error);
+    }
+  }
   OpenPages(const OpenPages&) = delete;
   OpenPages& operator=(const OpenPages&) = delete;
 
  private:
-  SecMem& memory_;
+  std::byte* begin_;
+  std::size_t length_;
 };
 
 }  // namespace
@@ -82,7 +101,7 @@ void SecBytes::append_copy(std::span<const std::byte> source) {
                     std::to_string(size_) + " bytes overflows size_t");
   }
   if (needed <= memory_.capacity()) {
-    OpenPages open(memory_, Protection::ReadWrite);
+    OpenPages open(memory_, Protection::ReadWrite, size_, source.size());
     std::memcpy(memory_.data() + size_, source.data(), source.size());
   } else {
     const std::size_t current = memory_.capacity();
@@ -125,7 +144,7 @@ void SecBytes::clear() {
   require_no_view("SecBytes::clear");
   if (size_ == 0) return;
   {
-    OpenPages open(memory_, Protection::ReadWrite);
+    OpenPages open(memory_, Protection::ReadWrite, 0, size_);
     os::secure_wipe(memory_.data(), size_);
   }
   size_ = 0;
