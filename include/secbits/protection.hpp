@@ -14,4 +14,12 @@ enum class Protection { NoAccess, ReadOnly, ReadWrite };
 ///    the process warns once on stderr.
 enum class LockPolicy { Strict, Degrade };
 
+/// When the secure pool returns pages that hold no live block to PROT_NONE
+/// (SecMem and SecBytes manage their own protection through views):
+///  - Cached: once a bounded number of such pages (1 MiB per thread) has
+///    gathered, in one batch, so most frees make no syscall (the default);
+///  - Eager: on the free that empties the page (a syscall on that free);
+///  - None: never; freed blocks are still wiped.
+enum class PageProtection { Cached, Eager, None };
+
 }  // namespace secbits

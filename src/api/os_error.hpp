@@ -11,8 +11,4 @@ namespace secbits::detail {
 /// and the way to raise it when the call was mlock.
 [[noreturn]] void throw_os_error(os::Status status, std::size_t bytes);
 
-/// Tells stderr, once per process, that LockPolicy::Degrade served memory the
-/// kernel refused to lock, and why.
-void warn_unlocked_once(os::Status status, std::size_t bytes) noexcept;
-
 }  // namespace secbits::detail

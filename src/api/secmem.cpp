@@ -35,7 +35,7 @@ SecMem::SecMem(std::size_t min_bytes, LockPolicy policy) {
   bool locked = true;
   if (const os::Status status = os::lock(data, capacity); !status.ok()) {
     if (policy != LockPolicy::Degrade || !os::is_lock_budget_error(status.error)) unmap_and_throw(status);
-    detail::warn_unlocked_once(status, capacity);
+    os::warn_unlocked_once(status, capacity);
     locked = false;
   }
   if (const os::Status status = os::protect(data, capacity, Protection::NoAccess); !status.ok()) unmap_and_throw(status);

@@ -1,12 +1,22 @@
 #include "os/memlock.hpp"
 
+#include "os/diagnostics.hpp"
+
+#include <atomic>
 #include <cerrno>
+#include <string.h>
 #include <cstdint>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 namespace secbits::os {
+
+namespace {
+
+constinit std::atomic<bool> warned_unlocked{false};
+
+}  // namespace
 
 // Straight to the kernel: AddressSanitizer replaces mlock and munlock with
 // functions that do nothing and report success, which would make every lock
@@ -23,6 +33,25 @@ std::size_t memlock_limit() noexcept {
   rlimit limit{};
   if (::getrlimit(RLIMIT_MEMLOCK, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return SIZE_MAX;
   return static_cast<std::size_t>(limit.rlim_cur);
+}
+
+void warn_unlocked_once(Status status, std::size_t bytes) noexcept {
+  if (warned_unlocked.exchange(true, std::memory_order_relaxed)) return;
+  char size_text[21];
+  char limit_text[21];
+  char reason[128];
+  const std::size_t limit = memlock_limit();
+  const char* parts[] = {"secbits: ",
+                         status.operation,
+                         " of ",
+                         format_decimal(bytes, size_text),
+                         " bytes failed (",
+                         ::strerror_r(status.error, reason, sizeof reason),
+                         "; RLIMIT_MEMLOCK is ",
+                         limit == SIZE_MAX ? "unlimited" : format_decimal(limit, limit_text),
+                         " bytes); lock policy is degrade: continuing with memory that is not locked "
+                         "(still excluded from core dumps and wiped); further occurrences are not reported"};
+  write_stderr_line(parts, sizeof parts / sizeof parts[0]);
 }
 
 }  // namespace secbits::os

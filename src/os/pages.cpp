@@ -61,6 +61,26 @@ Status unmap_guarded(std::byte* usable, std::size_t usable_bytes) noexcept {
   return result(::munmap(usable - page, usable_bytes + 2 * page), "munmap");
 }
 
+Status reserve(std::size_t bytes, std::byte** base) noexcept {
+  void* mapped = ::mmap(nullptr, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mapped == MAP_FAILED) return {errno, "mmap"};
+  *base = static_cast<std::byte*>(mapped);
+  return {};
+}
+
+Status map_bookkeeping(std::size_t bytes, void** base) noexcept {
+  void* mapped = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mapped == MAP_FAILED) return {errno, "mmap"};
+  *base = mapped;
+  return {};
+}
+
+Status return_to_reservation(void* pages, std::size_t bytes) noexcept {
+  void* mapped = ::mmap(pages, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+  if (mapped == MAP_FAILED) return {errno, "mmap(MAP_FIXED)"};
+  return exclude_from_dump(pages, bytes);
+}
+
 Status protect(void* pages, std::size_t bytes, Protection protection) noexcept {
   return result(::mprotect(pages, bytes, to_prot(protection)), "mprotect");
 }

@@ -25,6 +25,19 @@ Status map_guarded(std::size_t usable_bytes, std::byte** usable) noexcept;
 /// only) reads it just before it goes away.
 Status unmap_guarded(std::byte* usable, std::size_t usable_bytes) noexcept;
 
+/// Reserves address space only: PROT_NONE, MAP_NORESERVE, no memory behind it.
+Status reserve(std::size_t bytes, std::byte** base) noexcept;
+/// Maps zero-filled read-write memory for the allocator's own bookkeeping;
+/// MAP_NORESERVE, so only the pages it touches cost anything.
+Status map_bookkeeping(std::size_t bytes, void** base) noexcept;
+/// Gives committed pages back to a reservation made by reserve(): their
+/// contents and locks are dropped and they become PROT_NONE, MAP_NORESERVE
+/// and MADV_DONTDUMP again, with the same flags as the reservation around
+/// them, so that the kernel merges them back into one mapping. (mprotect
+/// alone would leave them charged to the commit limit, a flag that keeps the
+/// mapping apart forever.)
+Status return_to_reservation(void* pages, std::size_t bytes) noexcept;
+
 Status protect(void* pages, std::size_t bytes, Protection protection) noexcept;
 /// MADV_DONTDUMP: leave the range out of core dumps (smaps flag `dd`).
 Status exclude_from_dump(void* pages, std::size_t bytes) noexcept;

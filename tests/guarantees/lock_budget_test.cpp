@@ -50,8 +50,8 @@ TEST(LockBudget, DegradePolicyServesUnlockedUndumpableMemoryAndWarnsOnce) {
   EXPECT_EQ(result.exit_code, 0) << result.output;
   EXPECT_EQ(result.output,
             "secbits: mlock of 65536 bytes failed (Cannot allocate memory; RLIMIT_MEMLOCK is 16384 bytes); "
-            "LockPolicy::Degrade: continuing with memory that is not locked (still excluded from core dumps and "
-            "wiped); further occurrences are not reported\n");
+            "lock policy is degrade: continuing with memory that is not locked (still excluded from core dumps "
+            "and wiped); further occurrences are not reported\n");
 }
 
 TEST(LockBudget, SecBytesStrictGrowthFailureKeepsContent) {

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <cstddef>
+
+#include <secbits/export.hpp>
+#include <secbits/protection.hpp>
+#include <secbits/secbits.h>
+
+// The secure pool as seen from C++: raw allocation, statistics and policies.
+// Typed front ends (secure_new, secure_allocator, the pmr resource) are built
+// on these.
+namespace secbits {
+
+// `struct` because the C function secbits_stats hides the type's plain name.
+using PoolStats = struct ::secbits_stats;
+
+/// `size` bytes aligned to `alignment` (a power of two, any size, including
+/// above the page size), zeroed. Throws std::bad_alloc when the pool cannot
+/// serve it (out of memory, or lock refused under LockPolicy::Strict).
+SECBITS_API void* allocate(std::size_t size, std::size_t alignment = alignof(std::max_align_t));
+/// Wipes and frees a block from allocate(); aborts on a pointer the pool does
+/// not own, a double free or an interior pointer. nullptr is ignored.
+SECBITS_API void deallocate(void* pointer) noexcept;
+
+SECBITS_API PoolStats stats() noexcept;
+/// The pool's lock policy; LockPolicy::Strict unless changed.
+SECBITS_API void set_lock_policy(LockPolicy policy) noexcept;
+SECBITS_API void set_page_protection(PageProtection protection) noexcept;
+/// Closes the calling thread's empty pages now and returns its empty slabs.
+SECBITS_API void collect() noexcept;
+
+}  // namespace secbits

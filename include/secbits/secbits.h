@@ -1,0 +1,76 @@
+#ifndef SECBITS_SECBITS_H
+#define SECBITS_SECBITS_H
+
+/* The C API of the secbits secure pool. Every block it returns lives in
+ * memory that is locked in RAM (mlock), excluded from core dumps
+ * (MADV_DONTDUMP) and wiped when freed; pages that hold no live block are
+ * returned to PROT_NONE. Blocks are at least 16-byte aligned and always start
+ * zeroed. Failure is NULL with errno set, as for malloc. */
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SECBITS_C_API __attribute__((visibility("default")))
+
+/** What the pool holds now; a snapshot. */
+struct secbits_stats {
+  size_t bytes_in_use;       /* sum of the usable sizes of live blocks */
+  size_t peak_bytes_in_use;  /* highest bytes_in_use seen by the pool's slow paths and by stats calls */
+  size_t bytes_committed;    /* pages backing slabs and large blocks */
+  size_t bytes_locked;       /* of those, locked in RAM */
+  size_t bytes_unlocked;     /* of those, served unlocked under SECBITS_LOCK_DEGRADE */
+  size_t slabs;              /* slabs committed for small blocks */
+  size_t large_blocks;       /* live blocks above the largest size class */
+  size_t vmas;               /* kernel mappings inside the pool's reserved range (/proc/self/maps) */
+  size_t protection_flips;   /* mprotect calls that opened or closed pages */
+  size_t lock_failures;      /* mlock calls the kernel refused */
+  size_t flips_skipped;      /* pages left open (zeroed) to keep the VMA count under its budget */
+};
+
+/** When the kernel refuses to lock more memory (RLIMIT_MEMLOCK without
+ * CAP_IPC_LOCK): fail the allocation (NULL, ENOMEM), or serve the memory
+ * unlocked, still undumpable and wiped, count it and warn once on stderr. */
+enum secbits_lock_policy { SECBITS_LOCK_STRICT = 0, SECBITS_LOCK_DEGRADE = 1 };
+
+/** When pages that hold no live block go back to PROT_NONE:
+ *  CACHED: after a bounded number of such pages per thread (1 MiB) have
+ *          gathered, in one batch; no syscall on most frees (the default);
+ *  EAGER:  on the free that empties the page (a syscall on that free);
+ *  NONE:   never (blocks are still wiped). */
+enum secbits_page_protection {
+  SECBITS_PROTECT_CACHED = 0,
+  SECBITS_PROTECT_EAGER = 1,
+  SECBITS_PROTECT_NONE = 2
+};
+
+SECBITS_C_API void* secbits_malloc(size_t size);
+/** Overflow of count * size: NULL with ENOMEM. */
+SECBITS_C_API void* secbits_calloc(size_t count, size_t size);
+/** Moves when it must: the old block is wiped and freed. realloc(p, 0) frees
+ * p and returns NULL (as glibc). On failure: NULL, ENOMEM, p untouched. */
+SECBITS_C_API void* secbits_realloc(void* pointer, size_t size);
+/** C17: an alignment that is not a power of two is NULL with EINVAL. */
+SECBITS_C_API void* secbits_aligned_alloc(size_t alignment, size_t size);
+/** Wipes and frees. NULL is ignored; a pointer secbits does not own, a
+ * double free or a pointer into the middle of a block aborts the process
+ * with one line on stderr naming the address. errno is preserved. */
+SECBITS_C_API void secbits_free(void* pointer);
+/** Bytes usable at pointer (at least what was asked); 0 for NULL. */
+SECBITS_C_API size_t secbits_usable_size(const void* pointer);
+/** 1 if pointer lies in the pool's reserved range, else 0. Touches no memory. */
+SECBITS_C_API int secbits_owns(const void* pointer);
+SECBITS_C_API void secbits_stats(struct secbits_stats* out);
+
+SECBITS_C_API void secbits_set_lock_policy(enum secbits_lock_policy policy);
+SECBITS_C_API void secbits_set_page_protection(enum secbits_page_protection protection);
+/** Closes the calling thread's empty pages now and returns its empty slabs. */
+SECBITS_C_API void secbits_collect(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SECBITS_SECBITS_H */

@@ -1,0 +1,35 @@
+// secbits.h: one line per function over the pool's C rules.
+#include <secbits/secbits.h>
+
+#include "pool/c_semantics.hpp"
+#include "pool/options.hpp"
+#include "pool/pool.hpp"
+#include "pool/stats.hpp"
+
+extern "C" {
+
+void* secbits_malloc(size_t size) { return secbits::pool::c_malloc(size); }
+void* secbits_calloc(size_t count, size_t size) { return secbits::pool::c_calloc(count, size); }
+void* secbits_realloc(void* pointer, size_t size) { return secbits::pool::c_realloc(pointer, size); }
+void* secbits_aligned_alloc(size_t alignment, size_t size) { return secbits::pool::c_aligned_alloc(alignment, size); }
+void secbits_free(void* pointer) { secbits::pool::c_free(pointer); }
+size_t secbits_usable_size(const void* pointer) { return secbits::pool::c_usable_size(pointer); }
+int secbits_owns(const void* pointer) { return secbits::pool::owns(pointer) ? 1 : 0; }
+void secbits_stats(struct secbits_stats* out) { secbits::pool::snapshot(out); }
+
+void secbits_set_lock_policy(enum secbits_lock_policy policy) {
+  secbits::pool::g_lock_policy.store(
+      policy == SECBITS_LOCK_DEGRADE ? secbits::LockPolicy::Degrade : secbits::LockPolicy::Strict,
+      std::memory_order_relaxed);
+}
+
+void secbits_set_page_protection(enum secbits_page_protection protection) {
+  secbits::PageProtection value = secbits::PageProtection::Cached;
+  if (protection == SECBITS_PROTECT_EAGER) value = secbits::PageProtection::Eager;
+  if (protection == SECBITS_PROTECT_NONE) value = secbits::PageProtection::None;
+  secbits::pool::g_page_protection.store(value, std::memory_order_relaxed);
+}
+
+void secbits_collect(void) { secbits::pool::collect_thread(); }
+
+}  // extern "C"

@@ -1,0 +1,34 @@
+// pool.hpp: the pool for C++, failing with std::bad_alloc.
+#include <secbits/pool.hpp>
+
+#include <new>
+
+#include "pool/options.hpp"
+#include "pool/pool.hpp"
+#include "pool/stats.hpp"
+
+namespace secbits {
+
+void* allocate(std::size_t size, std::size_t alignment) {
+  void* block = pool::allocate_aligned(size, alignment);
+  if (block == nullptr) throw std::bad_alloc();
+  return block;
+}
+
+void deallocate(void* pointer) noexcept { pool::deallocate(pointer); }
+
+PoolStats stats() noexcept {
+  PoolStats out{};
+  pool::snapshot(&out);
+  return out;
+}
+
+void set_lock_policy(LockPolicy policy) noexcept { pool::g_lock_policy.store(policy, std::memory_order_relaxed); }
+
+void set_page_protection(PageProtection protection) noexcept {
+  pool::g_page_protection.store(protection, std::memory_order_relaxed);
+}
+
+void collect() noexcept { pool::collect_thread(); }
+
+}  // namespace secbits

@@ -1,0 +1,45 @@
+#include "pool/c_semantics.hpp"
+
+#include <bit>
+#include <cerrno>
+
+#include "os/diagnostics.hpp"
+#include "pool/pool.hpp"
+
+namespace secbits::pool {
+
+void* c_malloc(std::size_t size) noexcept { return allocate(size); }
+
+void* c_calloc(std::size_t count, std::size_t size) noexcept {
+  std::size_t total = 0;
+  if (__builtin_mul_overflow(count, size, &total)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return allocate(total);
+}
+
+void* c_realloc(void* pointer, std::size_t size) noexcept {
+  if (pointer != nullptr && size == 0) {
+    c_free(pointer);
+    return nullptr;
+  }
+  return reallocate(pointer, size);
+}
+
+void* c_aligned_alloc(std::size_t alignment, std::size_t size) noexcept {
+  if (!std::has_single_bit(alignment)) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  return allocate_aligned(size, alignment);
+}
+
+void c_free(void* pointer) noexcept {
+  os::ErrnoGuard keep;
+  deallocate(pointer);
+}
+
+std::size_t c_usable_size(const void* pointer) noexcept { return usable_size(pointer); }
+
+}  // namespace secbits::pool

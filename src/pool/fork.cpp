@@ -1,0 +1,44 @@
+#include "pool/fork.hpp"
+
+#include <atomic>
+#include <pthread.h>
+
+#include "pool/region.hpp"
+
+namespace secbits::pool {
+
+namespace {
+
+constinit std::atomic<bool> installed{false};
+
+// The order matches the order in which the pool's paths nest these locks.
+void prepare() {
+  pool_prepare_fork();
+  heap_prepare_fork();
+  region_prepare_fork();
+  large_prepare_fork();
+}
+
+void parent() {
+  large_parent_after_fork();
+  region_parent_after_fork();
+  heap_parent_after_fork();
+  pool_parent_after_fork();
+}
+
+void child() {
+  large_child_after_fork();
+  region_child_after_fork();
+  heap_child_after_fork();
+  pool_child_after_fork();
+  relock_after_fork();
+}
+
+}  // namespace
+
+void install_fork_handlers() noexcept {
+  if (installed.load(std::memory_order_acquire) || installed.exchange(true, std::memory_order_acq_rel)) return;
+  (void)::pthread_atfork(prepare, parent, child);
+}
+
+}  // namespace secbits::pool

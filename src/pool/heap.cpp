@@ -1,0 +1,108 @@
+#include "pool/heap.hpp"
+
+#include <mutex>
+#include <new>
+#include <pthread.h>
+
+#include "os/pages.hpp"
+#include "pool/fork.hpp"
+
+namespace secbits::pool {
+
+[[gnu::tls_model("initial-exec")]] constinit thread_local ThreadHeap* tl_heap = nullptr;
+
+namespace {
+
+constexpr std::size_t kHeapsPerChunk = 64;
+
+[[gnu::tls_model("initial-exec")]] constinit thread_local bool tl_torn_down = false;
+
+// Guards the free list, the spare heaps and the thread-exit key.
+constinit std::mutex registry_mutex;
+constinit std::atomic<ThreadHeap*> all_heaps{nullptr};
+constinit ThreadHeap* free_heaps = nullptr;
+constinit ThreadHeap* spare_heaps = nullptr;
+constinit std::size_t spare_count = 0;
+constinit pthread_key_t exit_key{};
+constinit bool exit_key_ready = false;
+
+/// pthread key destructor: the thread is exiting. Its heap keeps its slabs,
+/// with any blocks still live, for the next thread that takes it.
+void on_thread_exit(void* value) {
+  auto* heap = static_cast<ThreadHeap*>(value);
+  flush_heap(*heap);
+  tl_heap = nullptr;
+  tl_torn_down = true;
+  std::lock_guard lock(registry_mutex);
+  heap->in_use = false;
+  heap->next_free = free_heaps;
+  free_heaps = heap;
+}
+
+ThreadHeap* take_heap_locked() noexcept {
+  ThreadHeap* heap = free_heaps;
+  if (heap != nullptr) {
+    free_heaps = heap->next_free;
+    heap->next_free = nullptr;
+  } else {
+    if (spare_count == 0) {
+      void* chunk = nullptr;
+      if (!os::map_bookkeeping(kHeapsPerChunk * sizeof(ThreadHeap), &chunk).ok()) return nullptr;
+      spare_heaps = static_cast<ThreadHeap*>(chunk);
+      spare_count = kHeapsPerChunk;
+    }
+    heap = ::new (spare_heaps++) ThreadHeap;
+    --spare_count;
+    heap->next_registered = all_heaps.load(std::memory_order_relaxed);
+    all_heaps.store(heap, std::memory_order_release);
+  }
+  heap->in_use = true;
+  return heap;
+}
+
+}  // namespace
+
+ThreadHeap* attach_heap() noexcept {
+  if (tl_torn_down) return nullptr;
+  ThreadHeap* heap = nullptr;
+  {
+    std::lock_guard lock(registry_mutex);
+    if (!exit_key_ready) {
+      if (::pthread_key_create(&exit_key, on_thread_exit) != 0) return nullptr;
+      exit_key_ready = true;
+    }
+    heap = take_heap_locked();
+  }
+  if (heap == nullptr) return nullptr;
+  // Set before pthread_setspecific, which may itself call malloc.
+  tl_heap = heap;
+  (void)::pthread_setspecific(exit_key, heap);
+  return heap;
+}
+
+ThreadHeap* new_shared_heap() noexcept {
+  std::lock_guard lock(registry_mutex);
+  ThreadHeap* heap = take_heap_locked();
+  if (heap != nullptr) heap->shared = true;
+  return heap;
+}
+
+ThreadHeap* first_heap() noexcept { return all_heaps.load(std::memory_order_acquire); }
+
+void heap_prepare_fork() noexcept { registry_mutex.lock(); }
+void heap_parent_after_fork() noexcept { registry_mutex.unlock(); }
+
+void heap_child_after_fork() noexcept {
+  ::new (&registry_mutex) std::mutex;
+  // Only the forking thread exists in the child: every other thread's heap is
+  // free for the child's future threads.
+  free_heaps = nullptr;
+  for (ThreadHeap* heap = first_heap(); heap != nullptr; heap = heap->next_registered) {
+    if (heap == tl_heap || heap->shared) continue;
+    heap->in_use = false;
+    heap->next_free = free_heaps;
+    free_heaps = heap;
+  }
+}
+
+}  // namespace secbits::pool

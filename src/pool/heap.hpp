@@ -1,0 +1,57 @@
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "pool/size_classes.hpp"
+#include "pool/slab.hpp"
+
+namespace secbits::pool {
+
+/// A heap's slabs of one size class: the one it allocates from, those with
+/// free blocks, and those it found full.
+struct ClassLists {
+  Slab* current = nullptr;
+  Slab* available = nullptr;
+  Slab* full = nullptr;
+};
+
+/// Per-thread allocation state. A thread takes a heap on its first
+/// allocation and gives it back when it exits; the next new thread takes it
+/// over with its slabs. Heaps are never freed.
+struct ThreadHeap {
+  ClassLists classes[kClassCount];
+  Slab* pending = nullptr;           // slabs with pages waiting to be closed
+  std::uint32_t pending_pages = 0;
+  std::atomic<std::int64_t> bytes_in_use{0};  // written by the owner only; may go negative (remote frees)
+  ThreadHeap* next_registered = nullptr;      // every heap, for statistics and fork
+  ThreadHeap* next_free = nullptr;
+  bool in_use = false;
+  bool shared = false;  // the heap of threads already torn down, used under a lock
+};
+
+/// The calling thread's heap: constant-initialised, so reading it needs no
+/// TLS constructor, and null until the thread's first allocation.
+[[gnu::tls_model("initial-exec")]] extern constinit thread_local ThreadHeap* tl_heap;
+
+/// Gives the calling thread a heap (slow path of its first allocation).
+/// Null once the thread has been torn down, or if no memory is left.
+ThreadHeap* attach_heap() noexcept;
+
+/// A heap no thread owns, for threads that allocate after their own heap was
+/// given back at exit; its user serialises access to it.
+ThreadHeap* new_shared_heap() noexcept;
+
+/// The most recently created heap; the rest follow through next_registered.
+ThreadHeap* first_heap() noexcept;
+
+/// Closes the heap's waiting pages and gives back its empty slabs (pool.cpp).
+void flush_heap(ThreadHeap& heap) noexcept;
+
+/// Adds `delta` to a heap's byte count; owner only, so a plain load and store.
+inline void count_bytes(ThreadHeap& heap, std::int64_t delta) noexcept {
+  heap.bytes_in_use.store(heap.bytes_in_use.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+}
+
+}  // namespace secbits::pool

@@ -1,0 +1,25 @@
+#pragma once
+
+#include <cstddef>
+
+// Blocks above the largest size class: page runs at the start of spans of
+// 2^k pages in the large zone. A span commits only the block's pages; the
+// rest of it stays PROT_NONE and is the block's trailing guard (the previous
+// span's tail is its leading one). A freed block is wiped, decommitted and
+// PROT_NONE at once, and its span is reused for the next block of its size.
+namespace secbits::pool {
+
+bool large_initialise(std::byte* zone, std::size_t bytes) noexcept;
+
+/// Null with errno ENOMEM when the zone or the lock budget is exhausted.
+void* large_allocate(std::size_t size, std::size_t alignment) noexcept;
+/// Aborts with a one-line diagnostic unless `pointer` starts a live block.
+void large_free(void* pointer) noexcept;
+std::size_t large_usable_size(const void* pointer) noexcept;
+/// Grows or shrinks a block within its span; false if it does not fit there
+/// (the block is then unchanged).
+bool large_resize_in_place(void* pointer, std::size_t size) noexcept;
+
+void large_relock_after_fork() noexcept;
+
+}  // namespace secbits::pool

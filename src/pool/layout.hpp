@@ -1,0 +1,37 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+// Where everything lives in the pool's reserved address range:
+//
+//   [ small zone: slots of 128 KiB ........ ][ large zone: page-run spans ... ]
+//
+// A slot is one PROT_NONE guard page followed by a slab of 31 pages, so that
+// every slab is fenced by guards on both sides. A large block sits at the
+// start of a span of 2^k pages, of which it commits only what it needs: the
+// rest of the span stays PROT_NONE and is its trailing guard.
+namespace secbits::pool {
+
+inline constexpr std::size_t kPageShift = 12;
+inline constexpr std::size_t kPageSize = std::size_t{1} << kPageShift;
+
+inline constexpr std::size_t kSlotShift = 17;
+inline constexpr std::size_t kSlotSize = std::size_t{1} << kSlotShift;
+inline constexpr std::size_t kSlabPages = kSlotSize / kPageSize - 1;
+inline constexpr std::size_t kSlabBytes = kSlabPages * kPageSize;
+inline constexpr std::size_t kMaxBlocksPerSlab = kSlabBytes / 16;
+inline constexpr std::size_t kBitmapWords = (kMaxBlocksPerSlab + 63) / 64;
+
+/// Large spans are at least 8 pages and aligned to their own size within the
+/// zone; the zone is aligned to kMaxAlignment, so alignments up to that hold.
+inline constexpr std::size_t kMinSpanShift = 15;
+inline constexpr std::size_t kMaxAlignmentShift = 32;
+inline constexpr std::size_t kMaxAlignment = std::size_t{1} << kMaxAlignmentShift;
+
+/// Address space asked for at start-up, halved until the kernel agrees
+/// (RLIMIT_AS, overcommit policy); a quarter goes to small blocks.
+inline constexpr std::size_t kPreferredReservation = std::size_t{64} << 30;
+inline constexpr std::size_t kMinimumReservation = std::size_t{1} << 30;
+
+}  // namespace secbits::pool

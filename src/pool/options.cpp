@@ -1,0 +1,8 @@
+#include "pool/options.hpp"
+
+namespace secbits::pool {
+
+constinit std::atomic<LockPolicy> g_lock_policy{LockPolicy::Strict};
+constinit std::atomic<PageProtection> g_page_protection{PageProtection::Cached};
+
+}  // namespace secbits::pool

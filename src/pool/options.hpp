@@ -1,0 +1,13 @@
+#pragma once
+
+#include <atomic>
+
+#include <secbits/protection.hpp>
+
+// The pool's run-time policies. Read with relaxed loads on slow paths only.
+namespace secbits::pool {
+
+extern constinit std::atomic<LockPolicy> g_lock_policy;
+extern constinit std::atomic<PageProtection> g_page_protection;
+
+}  // namespace secbits::pool

@@ -1,0 +1,353 @@
+#include "pool/pool.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include "pool/fork.hpp"
+#include "pool/large.hpp"
+#include "pool/options.hpp"
+#include "pool/stats.hpp"
+
+namespace secbits::pool {
+
+namespace {
+
+/// Pages that may wait, open and zeroed, for reuse before a batch closes them
+/// under PageProtection::Cached: 1 MiB per thread.
+constexpr std::uint32_t kPendingPageLimit = 256;
+
+// Threads whose heap is gone (allocations from TLS destructors that run after
+// ours) share one heap under a lock.
+constinit std::mutex shared_heap_mutex;
+constinit ThreadHeap* shared_heap = nullptr;
+
+void push(Slab*& head, Slab& slab, SlabList list) noexcept {
+  slab.prev = nullptr;
+  slab.next = head;
+  if (head != nullptr) head->prev = &slab;
+  head = &slab;
+  slab.list = list;
+}
+
+void unlink(ClassLists& lists, Slab& slab) noexcept {
+  Slab*& head = slab.list == SlabList::Full ? lists.full : lists.available;
+  if (slab.list == SlabList::Current) {
+    lists.current = nullptr;
+  } else {
+    if (slab.prev != nullptr) slab.prev->next = slab.next;
+    else head = slab.next;
+    if (slab.next != nullptr) slab.next->prev = slab.prev;
+  }
+  slab.prev = slab.next = nullptr;
+  slab.list = SlabList::None;
+}
+
+void add_pending(Slab& slab, ThreadHeap& heap, std::uint32_t pages) noexcept {
+  const std::uint32_t fresh = pages & ~slab.pending_close;
+  slab.pending_close |= fresh;
+  heap.pending_pages += static_cast<std::uint32_t>(std::popcount(fresh));
+  if (!slab.in_pending_list) {
+    slab.in_pending_list = true;
+    slab.next_pending = heap.pending;
+    heap.pending = &slab;
+  }
+}
+
+void release_slab(Slab& slab, ThreadHeap& heap) noexcept {
+  unlink(heap.classes[slab.class_index], slab);
+  slab.owner.store(nullptr, std::memory_order_relaxed);
+  give_back_slab(&slab);
+}
+
+/// Closes every waiting page of the heap in one batch, and gives back the
+/// slabs left without a live block.
+void flush_pending(ThreadHeap& heap) noexcept {
+  Slab* slab = heap.pending;
+  heap.pending = nullptr;
+  heap.pending_pages = 0;
+  while (slab != nullptr) {
+    Slab* next = slab->next_pending;
+    slab->next_pending = nullptr;
+    slab->in_pending_list = false;
+    close_pages(*slab, slab->pending_close);
+    slab->pending_close = 0;
+    if (slab->live == 0 && slab->list != SlabList::Current) release_slab(*slab, heap);
+    slab = next;
+  }
+}
+
+/// Takes the blocks other threads freed back into the slab's free bits.
+bool collect_remote(Slab& slab, ThreadHeap& heap) noexcept {
+  if (!slab.has_remote.exchange(false, std::memory_order_acquire)) return false;
+  bool collected = false;
+  for (std::uint32_t word = 0; word < slab.bitmap_words(); ++word) {
+    if (slab.remote_bits[word].load(std::memory_order_relaxed) == 0) continue;
+    std::uint64_t bits = slab.remote_bits[word].exchange(0, std::memory_order_acquire);
+    while (bits != 0) {
+      const std::uint32_t index = word * 64 + static_cast<std::uint32_t>(std::countr_zero(bits));
+      bits &= bits - 1;
+      const std::size_t offset = std::size_t{index} * slab.block_size;
+      if ((slab.free_bits[word].load(std::memory_order_relaxed) >> (index & 63)) & 1) {
+        double_free(slab.base + offset);  // freed here and by another thread
+      }
+      return_block(slab, heap, index, offset, false);
+      collected = true;
+    }
+  }
+  return collected;
+}
+
+/// take_block, after moving the hint past empty words.
+void* take_block_scanning(Slab& slab, ThreadHeap& heap) noexcept {
+  const std::uint32_t words = slab.bitmap_words();
+  while (slab.hint < words && slab.free_bits[slab.hint].load(std::memory_order_relaxed) == 0) ++slab.hint;
+  if (slab.hint == words) {
+    slab.hint = 0;
+    return nullptr;
+  }
+  return take_block(slab, heap);
+}
+
+void initialise_slab(Slab& slab, ThreadHeap& heap, std::size_t class_index) noexcept {
+  const std::uint32_t size = kClassSizes[class_index];
+  slab.block_size = size;
+  slab.block_count = static_cast<std::uint32_t>(kSlabBytes / size);
+  slab.reciprocal = static_cast<std::uint32_t>(((std::uint64_t{1} << 32) + size - 1) / size);
+  slab.class_index = static_cast<std::uint8_t>(class_index);
+  slab.live = 0;
+  slab.hint = 0;
+  std::fill(std::begin(slab.page_live), std::end(slab.page_live), std::uint16_t{0});
+  for (std::uint32_t word = 0; word < kBitmapWords; ++word) {
+    const std::uint32_t first = word * 64;
+    std::uint64_t bits = 0;
+    if (first + 64 <= slab.block_count) bits = ~std::uint64_t{0};
+    else if (first < slab.block_count) bits = (std::uint64_t{1} << (slab.block_count - first)) - 1;
+    slab.free_bits[word].store(bits, std::memory_order_relaxed);
+    slab.remote_bits[word].store(0, std::memory_order_relaxed);
+  }
+  slab.has_remote.store(false, std::memory_order_relaxed);
+  slab.owner.store(&heap, std::memory_order_relaxed);
+  switch (g_page_protection.load(std::memory_order_relaxed)) {
+    case PageProtection::Eager:
+      close_pages(slab, kAllPages);  // opened page by page as blocks are handed out
+      break;
+    case PageProtection::Cached:
+      // One syscall opens the whole slab; the pages no block reaches before
+      // the next batch are closed by it.
+      (void)open_pages(slab, kAllPages);
+      add_pending(slab, heap, kAllPages);
+      break;
+    case PageProtection::None:
+      (void)open_pages(slab, kAllPages);
+      break;
+  }
+}
+
+void* allocate_small(ThreadHeap& heap, std::size_t class_index) noexcept {
+  ClassLists& lists = heap.classes[class_index];
+  if (Slab* current = lists.current) {
+    if (void* block = take_block_scanning(*current, heap)) return block;
+    if (collect_remote(*current, heap)) {
+      if (void* block = take_block_scanning(*current, heap)) return block;
+    }
+    unlink(lists, *current);
+    push(lists.full, *current, SlabList::Full);
+  }
+  // Full slabs that other threads have freed into become available here.
+  for (Slab* slab = lists.full; slab != nullptr;) {
+    Slab* next = slab->next;
+    collect_remote(*slab, heap);
+    slab = next;
+  }
+  while (Slab* slab = lists.available) {
+    unlink(lists, *slab);
+    lists.current = slab;
+    slab->list = SlabList::Current;
+    if (void* block = take_block_scanning(*slab, heap)) return block;
+    // No block could be prepared: the kernel's mapping limit. Give up.
+    if (slab->live != 0 || slab->free_bits[0].load(std::memory_order_relaxed) != 0) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+  }
+  Slab* slab = take_slab();
+  if (slab == nullptr) return nullptr;
+  initialise_slab(*slab, heap, class_index);
+  lists.current = slab;
+  slab->list = SlabList::Current;
+  (void)sample_bytes_in_use();
+  void* block = take_block_scanning(*slab, heap);
+  if (block == nullptr) errno = ENOMEM;
+  return block;
+}
+
+std::size_t class_for(std::size_t size, std::size_t alignment) noexcept {
+  if (alignment <= kDefaultAlignment) return size <= kMaxSmallSize ? class_of(size) : kClassCount;
+  if (alignment > kPageSize) return kClassCount;
+  return class_of(size, alignment);
+}
+
+}  // namespace
+
+void* allocate_slow(std::size_t size, std::size_t alignment) noexcept {
+  if (!ensure_initialised()) return nullptr;
+  install_fork_handlers();
+  const std::size_t class_index = class_for(size, alignment);
+  if (class_index == kClassCount) {
+    void* block = large_allocate(size, std::max(alignment, kPageSize));
+    if (block != nullptr) {
+      g_counters.large_bytes_in_use.fetch_add(static_cast<std::int64_t>(large_usable_size(block)),
+                                              std::memory_order_relaxed);
+      (void)sample_bytes_in_use();
+    }
+    return block;
+  }
+  if (ThreadHeap* heap = tl_heap != nullptr ? tl_heap : attach_heap()) return allocate_small(*heap, class_index);
+  std::lock_guard lock(shared_heap_mutex);
+  if (shared_heap == nullptr) shared_heap = new_shared_heap();
+  if (shared_heap == nullptr) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return allocate_small(*shared_heap, class_index);
+}
+
+void free_not_local(void* pointer) noexcept {
+  if (pointer == nullptr) return;
+  if (!owns(pointer)) os::fatal("free of a pointer secbits does not own", pointer);
+  const std::uintptr_t offset =
+      reinterpret_cast<std::uintptr_t>(pointer) - g_region.base.load(std::memory_order_relaxed);
+  if (offset >= g_region.small_bytes.load(std::memory_order_relaxed)) {
+    const std::size_t bytes = large_usable_size(pointer);
+    large_free(pointer);
+    g_counters.large_bytes_in_use.fetch_sub(static_cast<std::int64_t>(bytes), std::memory_order_relaxed);
+    return;
+  }
+  // A block of another heap: wipe it here, and leave it for the owner to
+  // collect through the slab's remote bits (no lock, no syscall).
+  Slab& slab = g_region.slabs[offset >> kSlotShift];
+  if (!slab.committed) invalid_free(pointer);
+  const auto block_offset = static_cast<std::size_t>(static_cast<std::byte*>(pointer) - slab.base);
+  const std::uint32_t index = slab.block_at(block_offset);
+  if (index == UINT32_MAX) invalid_free(pointer);
+  const std::uint64_t bit = std::uint64_t{1} << (index & 63);
+  if ((slab.free_bits[index >> 6].load(std::memory_order_relaxed) & bit) != 0) double_free(pointer);
+  os::secure_wipe(pointer, slab.block_size);
+  if ((slab.remote_bits[index >> 6].fetch_or(bit, std::memory_order_release) & bit) != 0) double_free(pointer);
+  slab.has_remote.store(true, std::memory_order_release);
+  if (ThreadHeap* heap = tl_heap) {
+    count_bytes(*heap, -static_cast<std::int64_t>(slab.block_size));
+  } else {
+    g_counters.bytes_freed_without_heap.fetch_add(slab.block_size, std::memory_order_relaxed);
+  }
+}
+
+void on_pages_emptied(Slab& slab, ThreadHeap& heap, std::uint32_t pages, bool from_free) noexcept {
+  const PageProtection protection = g_page_protection.load(std::memory_order_relaxed);
+  if (protection == PageProtection::Cached) {
+    add_pending(slab, heap, pages);
+    // The batch gives back the slabs it leaves empty, this one included.
+    if (from_free && heap.pending_pages > kPendingPageLimit) flush_pending(heap);
+    return;
+  }
+  if (protection == PageProtection::Eager) close_pages(slab, pages);
+  // A collection walks the heap's lists: it leaves empty slabs where they
+  // are, to be reused; a free gives them back for any thread to take.
+  if (!from_free || slab.live != 0 || slab.list == SlabList::Current) return;
+  if (slab.in_pending_list) {
+    flush_pending(heap);  // waiting from before a policy change: the batch gives it back
+  } else {
+    release_slab(slab, heap);
+  }
+}
+
+void on_slab_no_longer_full(Slab& slab, ThreadHeap& heap) noexcept {
+  ClassLists& lists = heap.classes[slab.class_index];
+  unlink(lists, slab);
+  push(lists.available, slab, SlabList::Available);
+}
+
+bool prepare_pages(Slab& slab, ThreadHeap& heap, std::uint32_t pages) noexcept {
+  if ((slab.open_pages & pages) != pages && !open_pages(slab, pages)) return false;
+  if (const std::uint32_t waiting = slab.pending_close & pages) {
+    slab.pending_close &= ~waiting;
+    heap.pending_pages -= static_cast<std::uint32_t>(std::popcount(waiting));
+  }
+  return true;
+}
+
+void invalid_free(const void* pointer) noexcept { os::fatal("invalid free (not the start of a block)", pointer); }
+
+void double_free(const void* pointer) noexcept { os::fatal("double free", pointer); }
+
+std::size_t usable_size(const void* pointer) noexcept {
+  if (pointer == nullptr) return 0;
+  if (!owns(pointer)) os::fatal("usable size asked of a pointer secbits does not own", pointer);
+  const std::uintptr_t offset =
+      reinterpret_cast<std::uintptr_t>(pointer) - g_region.base.load(std::memory_order_relaxed);
+  if (offset >= g_region.small_bytes.load(std::memory_order_relaxed)) return large_usable_size(pointer);
+  const Slab& slab = g_region.slabs[offset >> kSlotShift];
+  if (!slab.committed ||
+      slab.block_at(static_cast<std::size_t>(static_cast<const std::byte*>(pointer) - slab.base)) == UINT32_MAX) {
+    os::fatal("usable size asked of a pointer that does not start a block", pointer);
+  }
+  return slab.block_size;
+}
+
+void* reallocate(void* pointer, std::size_t size) noexcept {
+  if (pointer == nullptr) return allocate(size);
+  const std::size_t old_size = usable_size(pointer);
+  const bool small = old_size <= kMaxSmallSize &&
+                     reinterpret_cast<std::uintptr_t>(pointer) - g_region.base.load(std::memory_order_relaxed) <
+                         g_region.small_bytes.load(std::memory_order_relaxed);
+  if (small && size <= kMaxSmallSize && class_of(size) == class_of(old_size)) return pointer;
+  if (!small && size > kMaxSmallSize && large_resize_in_place(pointer, size)) {
+    const std::size_t new_size = large_usable_size(pointer);
+    g_counters.large_bytes_in_use.fetch_add(static_cast<std::int64_t>(new_size) - static_cast<std::int64_t>(old_size),
+                                            std::memory_order_relaxed);
+    return pointer;
+  }
+  void* moved = allocate(size);
+  if (moved == nullptr) return nullptr;
+  std::memcpy(moved, pointer, std::min(old_size, size));
+  deallocate(pointer);
+  return moved;
+}
+
+void collect_thread() noexcept {
+  ThreadHeap* heap = tl_heap;
+  if (heap == nullptr) return;
+  for (ClassLists& lists : heap->classes) {
+    for (Slab* slab = lists.full; slab != nullptr;) {
+      Slab* next = slab->next;
+      collect_remote(*slab, *heap);
+      slab = next;
+    }
+    for (Slab* slab = lists.available; slab != nullptr;) {
+      Slab* next = slab->next;
+      collect_remote(*slab, *heap);
+      slab = next;
+    }
+    if (lists.current != nullptr) collect_remote(*lists.current, *heap);
+  }
+  flush_pending(*heap);
+  // Slabs that are empty but were not waiting on the batch (policy None or
+  // Eager) go back too.
+  for (ClassLists& lists : heap->classes) {
+    for (Slab* slab = lists.available; slab != nullptr;) {
+      Slab* next = slab->next;
+      if (slab->live == 0) release_slab(*slab, *heap);
+      slab = next;
+    }
+  }
+}
+
+void flush_heap(ThreadHeap& heap) noexcept { flush_pending(heap); }
+
+void pool_prepare_fork() noexcept { shared_heap_mutex.lock(); }
+void pool_parent_after_fork() noexcept { shared_heap_mutex.unlock(); }
+void pool_child_after_fork() noexcept { ::new (&shared_heap_mutex) std::mutex; }
+
+}  // namespace secbits::pool

@@ -1,0 +1,132 @@
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+
+#include "os/diagnostics.hpp"
+#include "os/wipe.hpp"
+#include "pool/heap.hpp"
+#include "pool/layout.hpp"
+#include "pool/region.hpp"
+#include "pool/size_classes.hpp"
+#include "pool/slab.hpp"
+
+// The pool's entry points. The fast paths are here, inline: allocation pops
+// the lowest free block of the thread's current slab for the size class,
+// free pushes a block back to a slab of the thread's own heap. Neither makes
+// a syscall or takes a lock; everything else is a named slow path.
+namespace secbits::pool {
+
+inline constexpr std::size_t kDefaultAlignment = 16;
+
+[[gnu::noinline]] void* allocate_slow(std::size_t size, std::size_t alignment) noexcept;
+[[gnu::noinline]] void free_not_local(void* pointer) noexcept;
+/// Pages left without a live block: what happens next depends on the page
+/// protection policy. On a free (`from_free`) this may also close the heap's
+/// batch of waiting pages and give back the slab; the caller must not touch
+/// the slab afterwards.
+[[gnu::noinline]] void on_pages_emptied(Slab& slab, ThreadHeap& heap, std::uint32_t pages, bool from_free) noexcept;
+[[gnu::noinline]] void on_slab_no_longer_full(Slab& slab, ThreadHeap& heap) noexcept;
+/// Makes a block's pages usable before it is handed out; false if they could
+/// not be opened (the kernel's mapping limit).
+[[gnu::noinline]] bool prepare_pages(Slab& slab, ThreadHeap& heap, std::uint32_t pages) noexcept;
+[[noreturn, gnu::cold]] void invalid_free(const void* pointer) noexcept;
+[[noreturn, gnu::cold]] void double_free(const void* pointer) noexcept;
+
+/// Hands out the lowest free block of the slab's hint word, or null when that
+/// word is empty.
+inline void* take_block(Slab& slab, ThreadHeap& heap) noexcept {
+  const std::uint32_t word = slab.hint;
+  const std::uint64_t bits = slab.free_bits[word].load(std::memory_order_relaxed);
+  if (bits == 0) [[unlikely]] return nullptr;
+  const std::uint32_t index = word * 64 + static_cast<std::uint32_t>(std::countr_zero(bits));
+  const std::size_t offset = std::size_t{index} * slab.block_size;
+  const std::uint32_t pages = pages_of(offset, slab.block_size);
+  if (((slab.open_pages & pages) != pages || (slab.pending_close & pages) != 0) &&
+      !prepare_pages(slab, heap, pages)) [[unlikely]] {
+    return nullptr;
+  }
+  slab.free_bits[word].store(bits & (bits - 1), std::memory_order_relaxed);
+  for (std::size_t page = offset >> kPageShift; page <= (offset + slab.block_size - 1) >> kPageShift; ++page) {
+    ++slab.page_live[page];
+  }
+  ++slab.live;
+  count_bytes(heap, slab.block_size);
+  return slab.base + offset;
+}
+
+/// Returns block `index` (at `offset`) to its slab's free blocks; the block is
+/// already wiped and its free bit is still clear.
+inline void return_block(Slab& slab, ThreadHeap& heap, std::uint32_t index, std::size_t offset,
+                         bool from_free) noexcept {
+  const std::uint32_t word = index >> 6;
+  slab.free_bits[word].store(slab.free_bits[word].load(std::memory_order_relaxed) | (std::uint64_t{1} << (index & 63)),
+                             std::memory_order_relaxed);
+  if (word < slab.hint) slab.hint = word;
+  std::uint32_t emptied = 0;
+  for (std::size_t page = offset >> kPageShift; page <= (offset + slab.block_size - 1) >> kPageShift; ++page) {
+    if (--slab.page_live[page] == 0) emptied |= std::uint32_t{1} << page;
+  }
+  --slab.live;
+  if (slab.list == SlabList::Full) [[unlikely]] on_slab_no_longer_full(slab, heap);
+  if (emptied != 0) on_pages_emptied(slab, heap, emptied, from_free);
+}
+
+/// A free by the thread whose heap owns the slab.
+inline void free_local(Slab& slab, ThreadHeap& heap, void* pointer) noexcept {
+  const auto offset = static_cast<std::size_t>(static_cast<std::byte*>(pointer) - slab.base);
+  const std::uint32_t index = slab.block_at(offset);
+  if (index == UINT32_MAX) [[unlikely]] invalid_free(pointer);
+  const std::uint64_t bit = std::uint64_t{1} << (index & 63);
+  if (((slab.free_bits[index >> 6].load(std::memory_order_relaxed) |
+        slab.remote_bits[index >> 6].load(std::memory_order_relaxed)) & bit) != 0) [[unlikely]] {
+    double_free(pointer);
+  }
+  os::secure_wipe(pointer, slab.block_size);
+  count_bytes(heap, -static_cast<std::int64_t>(slab.block_size));
+  return_block(slab, heap, index, offset, true);
+}
+
+/// `size` zeroed bytes, 16-byte aligned; null with errno ENOMEM on failure.
+inline void* allocate(std::size_t size) noexcept {
+  ThreadHeap* heap = tl_heap;
+  if (heap != nullptr && size <= kMaxSmallSize) [[likely]] {
+    if (Slab* slab = heap->classes[class_of(size)].current) [[likely]] {
+      if (void* block = take_block(*slab, *heap)) [[likely]] return block;
+    }
+  }
+  return allocate_slow(size, kDefaultAlignment);
+}
+
+/// `size` zeroed bytes aligned to `alignment` (a power of two).
+inline void* allocate_aligned(std::size_t size, std::size_t alignment) noexcept {
+  if (alignment <= kDefaultAlignment) return allocate(size);
+  return allocate_slow(size, alignment);
+}
+
+/// Wipes and frees a block of the pool; aborts for anything else but null.
+inline void deallocate(void* pointer) noexcept {
+  const std::uintptr_t offset =
+      reinterpret_cast<std::uintptr_t>(pointer) - g_region.base.load(std::memory_order_relaxed);
+  if (offset < g_region.small_bytes.load(std::memory_order_relaxed)) [[likely]] {
+    Slab& slab = g_region.slabs[offset >> kSlotShift];
+    ThreadHeap* heap = tl_heap;
+    if (heap != nullptr && slab.owner.load(std::memory_order_relaxed) == heap) [[likely]] {
+      free_local(slab, *heap, pointer);
+      return;
+    }
+  }
+  free_not_local(pointer);
+}
+
+/// Usable bytes of a live block of the pool; aborts for anything else.
+std::size_t usable_size(const void* pointer) noexcept;
+
+/// Resizes as C's realloc does, wiping the old block when the data moves.
+void* reallocate(void* pointer, std::size_t size) noexcept;
+
+/// Closes the calling thread's waiting pages and gives back its empty slabs.
+void collect_thread() noexcept;
+
+}  // namespace secbits::pool

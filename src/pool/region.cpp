@@ -1,0 +1,236 @@
+#include "pool/region.hpp"
+
+#include <bit>
+#include <cerrno>
+#include <mutex>
+#include <new>
+
+#include "os/diagnostics.hpp"
+#include "os/memlock.hpp"
+#include "os/pages.hpp"
+#include "os/proc.hpp"
+#include "pool/large.hpp"
+#include "pool/options.hpp"
+#include "pool/stats.hpp"
+
+namespace secbits::pool {
+
+constinit Region g_region;
+
+namespace {
+
+/// Empty slabs kept committed for any heap to take without a syscall; more
+/// than this are decommitted (about 2 MiB).
+constexpr std::size_t kEmptyCacheLimit = 16;
+
+constinit std::mutex init_mutex;
+constinit std::atomic<bool> initialised{false};
+
+// Guards the slab cache, the decommitted list and the next never-used slot.
+constinit std::mutex slab_mutex;
+constinit Slab* empty_cache = nullptr;
+constinit std::size_t empty_count = 0;
+constinit Slab* decommitted = nullptr;
+constinit std::size_t next_slot = 0;
+
+void adjust_mapping_estimate(std::int64_t delta) noexcept {
+  g_counters.mapping_estimate.fetch_add(delta, std::memory_order_relaxed);
+}
+
+/// Each maximal run of set bits of `mask`, lowest first.
+template <class OnRun>
+void for_each_run(std::uint32_t mask, OnRun on_run) noexcept {
+  while (mask != 0) {
+    const int start = std::countr_zero(mask);
+    const int length = std::countr_zero(~(mask >> start));
+    const std::uint32_t run = ((std::uint32_t{1} << length) - 1) << start;
+    on_run(run, static_cast<std::size_t>(start), static_cast<std::size_t>(length));
+    mask &= ~run;
+  }
+}
+
+bool reserve_range() noexcept {
+  std::byte* base = nullptr;
+  std::size_t size = kPreferredReservation;
+  while (!os::reserve(size, &base).ok()) {
+    size /= 2;
+    if (size < kMinimumReservation) return false;
+  }
+  // Every page committed later inherits the flag from the reservation, so no
+  // byte handed out can ever be written to a core file.
+  if (!os::exclude_from_dump(base, size).ok()) return false;
+  const std::size_t small = size / 4;
+  const std::size_t slot_count = small / kSlotSize;
+  void* bookkeeping = nullptr;
+  if (!os::map_bookkeeping(slot_count * sizeof(Slab), &bookkeeping).ok()) return false;
+  if (!large_initialise(base + small, size - small)) return false;
+
+  g_region.slabs = static_cast<Slab*>(bookkeeping);
+  g_region.slot_count = slot_count;
+  // Leave the other half of vm.max_map_count to the program and its libraries.
+  g_region.mapping_budget = os::max_map_count() / 2;
+  g_counters.mapping_estimate.store(1, std::memory_order_relaxed);
+  g_region.small_bytes.store(small, std::memory_order_relaxed);
+  g_region.total_bytes.store(size, std::memory_order_relaxed);
+  g_region.base.store(reinterpret_cast<std::uintptr_t>(base), std::memory_order_release);
+  return true;
+}
+
+}  // namespace
+
+bool ensure_initialised() noexcept {
+  if (initialised.load(std::memory_order_acquire)) return true;
+  std::lock_guard lock(init_mutex);
+  if (initialised.load(std::memory_order_relaxed)) return true;
+  if (os::page_size() != kPageSize || !reserve_range()) {
+    errno = ENOMEM;
+    return false;
+  }
+  initialised.store(true, std::memory_order_release);
+  return true;
+}
+
+bool commit(std::byte* pages, std::size_t bytes, bool* locked) noexcept {
+  if (!os::protect(pages, bytes, Protection::ReadWrite).ok()) {
+    errno = ENOMEM;
+    return false;
+  }
+  if (const os::Status status = os::lock(pages, bytes); status.ok()) {
+    *locked = true;
+    add(g_counters.bytes_locked, bytes);
+  } else {
+    add(g_counters.lock_failures, 1);
+    if (g_lock_policy.load(std::memory_order_relaxed) != LockPolicy::Degrade ||
+        !os::is_lock_budget_error(status.error)) {
+      (void)os::protect(pages, bytes, Protection::NoAccess);
+      errno = ENOMEM;
+      return false;
+    }
+    os::warn_unlocked_once(status, bytes);
+    *locked = false;
+    add(g_counters.bytes_unlocked, bytes);
+  }
+  add(g_counters.bytes_committed, bytes);
+  return true;
+}
+
+void decommit(std::byte* pages, std::size_t bytes, bool locked) noexcept {
+  if (const os::Status status = os::return_to_reservation(pages, bytes); !status.ok()) {
+    os::fatal_errno("cannot return pages to the reservation", pages, status.error);
+  }
+  subtract(locked ? g_counters.bytes_locked : g_counters.bytes_unlocked, bytes);
+  subtract(g_counters.bytes_committed, bytes);
+}
+
+Slab* take_slab() noexcept {
+  Slab* slab = nullptr;
+  {
+    std::lock_guard lock(slab_mutex);
+    if (empty_cache != nullptr) {
+      slab = empty_cache;
+      empty_cache = slab->next;
+      --empty_count;
+      slab->next = nullptr;
+      return slab;
+    }
+    if (decommitted != nullptr) {
+      slab = decommitted;
+      decommitted = slab->next;
+      slab->next = nullptr;
+    } else if (next_slot < g_region.slot_count) {
+      const std::size_t slot = next_slot++;
+      slab = ::new (&g_region.slabs[slot]) Slab;
+      slab->base = reinterpret_cast<std::byte*>(g_region.base.load(std::memory_order_relaxed)) +
+                   slot * kSlotSize + kPageSize;
+    } else {
+      errno = ENOMEM;
+      return nullptr;
+    }
+  }
+  bool locked = false;
+  if (!commit(slab->base, kSlabBytes, &locked)) {
+    std::lock_guard lock(slab_mutex);
+    slab->next = decommitted;
+    decommitted = slab;
+    return nullptr;
+  }
+  slab->committed = true;
+  slab->locked = locked;
+  slab->open_pages = kAllPages;
+  add(g_counters.slabs, 1);
+  adjust_mapping_estimate(2);  // the slab, and the guard it splits off the reservation
+  return slab;
+}
+
+void give_back_slab(Slab* slab) noexcept {
+  {
+    std::lock_guard lock(slab_mutex);
+    if (empty_count < kEmptyCacheLimit) {
+      slab->next = empty_cache;
+      empty_cache = slab;
+      ++empty_count;
+      return;
+    }
+  }
+  // Every block was wiped when it was freed: nothing to wipe here.
+  adjust_mapping_estimate(-static_cast<std::int64_t>(mapping_runs(slab->open_pages)) - 1);
+  decommit(slab->base, kSlabBytes, slab->locked);
+  slab->committed = false;
+  slab->open_pages = 0;
+  subtract(g_counters.slabs, 1);
+  std::lock_guard lock(slab_mutex);
+  slab->next = decommitted;
+  decommitted = slab;
+}
+
+bool open_pages(Slab& slab, std::uint32_t mask) noexcept {
+  bool ok = true;
+  for_each_run(mask & ~slab.open_pages, [&](std::uint32_t run, std::size_t first, std::size_t count) {
+    if (!ok) return;
+    if (!os::protect(slab.base + first * kPageSize, count * kPageSize, Protection::ReadWrite).ok()) {
+      ok = false;
+      return;
+    }
+    const std::uint32_t before = mapping_runs(slab.open_pages);
+    slab.open_pages |= run;
+    adjust_mapping_estimate(static_cast<std::int64_t>(mapping_runs(slab.open_pages)) - before);
+    add(g_counters.protection_flips, 1);
+  });
+  return ok;
+}
+
+void close_pages(Slab& slab, std::uint32_t mask) noexcept {
+  for_each_run(mask & slab.open_pages, [&](std::uint32_t run, std::size_t first, std::size_t count) {
+    const std::uint32_t before = mapping_runs(slab.open_pages);
+    const std::uint32_t after = mapping_runs(slab.open_pages & ~run);
+    const std::int64_t grows = static_cast<std::int64_t>(after) - before;
+    if (grows > 0 && g_counters.mapping_estimate.load(std::memory_order_relaxed) + grows >
+                         static_cast<std::int64_t>(g_region.mapping_budget)) {
+      add(g_counters.flips_skipped, count);
+      return;
+    }
+    // ENOMEM here means the kernel's own mapping limit: the pages stay open,
+    // zeroed, which is what the budget above exists to avoid.
+    if (!os::protect(slab.base + first * kPageSize, count * kPageSize, Protection::NoAccess).ok()) {
+      add(g_counters.flips_skipped, count);
+      return;
+    }
+    slab.open_pages &= ~run;
+    adjust_mapping_estimate(grows);
+    add(g_counters.protection_flips, 1);
+  });
+}
+
+void relock_after_fork() noexcept {
+  for (std::size_t slot = 0; slot < next_slot; ++slot) {
+    const Slab& slab = g_region.slabs[slot];
+    if (slab.committed && slab.locked && !os::lock(slab.base, kSlabBytes).ok()) add(g_counters.lock_failures, 1);
+  }
+  large_relock_after_fork();
+}
+
+void region_prepare_fork() noexcept { slab_mutex.lock(); }
+void region_parent_after_fork() noexcept { slab_mutex.unlock(); }
+void region_child_after_fork() noexcept { ::new (&slab_mutex) std::mutex; }
+
+}  // namespace secbits::pool

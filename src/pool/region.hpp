@@ -1,0 +1,61 @@
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "pool/layout.hpp"
+#include "pool/slab.hpp"
+
+// The pool's reserved address range, the slab bookkeeping array, and the
+// commit/decommit of pages inside the range.
+namespace secbits::pool {
+
+struct Region {
+  std::atomic<std::uintptr_t> base{0};
+  std::atomic<std::uintptr_t> small_bytes{0};  // the small zone: [base, base + small_bytes)
+  std::atomic<std::uintptr_t> total_bytes{0};
+  Slab* slabs = nullptr;                       // one per slot of the small zone
+  std::size_t slot_count = 0;
+  std::size_t mapping_budget = 0;              // pool mappings allowed before flips are skipped
+};
+
+extern constinit Region g_region;
+
+/// One range compare; touches no memory. False before the pool exists.
+inline bool owns(const void* pointer) noexcept {
+  const std::uintptr_t offset = reinterpret_cast<std::uintptr_t>(pointer) - g_region.base.load(std::memory_order_relaxed);
+  return offset < g_region.total_bytes.load(std::memory_order_relaxed);
+}
+
+/// Reserves the range on first use; thread-safe, idempotent. False if the
+/// kernel gave no address space (errno is ENOMEM then).
+bool ensure_initialised() noexcept;
+
+/// Makes `bytes` at `pages` usable: read-write, and locked as the lock policy
+/// says. False (pages left PROT_NONE) when the policy is strict and the
+/// kernel refuses the lock, or when mprotect fails.
+bool commit(std::byte* pages, std::size_t bytes, bool* locked) noexcept;
+
+/// Returns wiped pages to the reservation: unlocked, discarded, PROT_NONE.
+/// Failing here would leave memory accessible: the process aborts instead.
+void decommit(std::byte* pages, std::size_t bytes, bool locked) noexcept;
+
+/// A committed slab no heap owns, all its blocks free and zero; null when
+/// neither the cache nor the address space has one, or the lock is refused.
+Slab* take_slab() noexcept;
+
+/// An empty slab a heap no longer wants.
+void give_back_slab(Slab* slab) noexcept;
+
+/// Opens the pages in `mask` (read-write). False if mprotect failed.
+bool open_pages(Slab& slab, std::uint32_t mask) noexcept;
+/// Closes the pages in `mask` (PROT_NONE), run by run, skipping runs that
+/// would take the pool over its mapping budget (those stay open, zeroed).
+void close_pages(Slab& slab, std::uint32_t mask) noexcept;
+
+/// Locks every committed, locked range again: a forked child does not
+/// inherit its parent's memory locks.
+void relock_after_fork() noexcept;
+
+}  // namespace secbits::pool

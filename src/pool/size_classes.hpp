@@ -1,0 +1,46 @@
+#pragma once
+
+#include <array>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+
+// Small blocks come in 36 size classes: every multiple of 16 up to 128, then
+// four classes per doubling up to 16 KiB. Every power of two is a class, so a
+// block of a power-of-two class is aligned to its size (up to a page) when
+// blocks are laid out from a page boundary: aligned allocation needs no path
+// of its own.
+namespace secbits::pool {
+
+inline constexpr std::size_t kClassCount = 36;
+inline constexpr std::size_t kMaxSmallSize = 16384;
+
+inline constexpr std::array<std::uint32_t, kClassCount> kClassSizes = [] {
+  std::array<std::uint32_t, kClassCount> sizes{};
+  std::size_t n = 0;
+  for (std::uint32_t size = 16; size <= 128; size += 16) sizes[n++] = size;
+  for (std::uint32_t base = 128; base < kMaxSmallSize; base *= 2) {
+    for (std::uint32_t step = 1; step <= 4; ++step) sizes[n++] = base + step * (base / 4);
+  }
+  return sizes;
+}();
+
+/// The smallest class that holds `size` bytes (size <= kMaxSmallSize; 0 maps
+/// to the first class).
+constexpr std::size_t class_of(std::size_t size) noexcept {
+  if (size <= 128) return size == 0 ? 0 : (size - 1) >> 4;
+  const std::size_t top = std::size_t{63} - static_cast<std::size_t>(std::countl_zero(size - 1));
+  const std::size_t step_in_group = ((size - 1) >> (top - 2)) & 3;
+  return 8 + (top - 7) * 4 + step_in_group;
+}
+
+/// The smallest class that holds `size` bytes and whose blocks are all
+/// aligned to `alignment` (a power of two up to a page); kClassCount if none.
+constexpr std::size_t class_of(std::size_t size, std::size_t alignment) noexcept {
+  if (size > kMaxSmallSize) return kClassCount;
+  std::size_t c = class_of(size);
+  while (c < kClassCount && kClassSizes[c] % alignment != 0) ++c;
+  return c;
+}
+
+}  // namespace secbits::pool

@@ -1,0 +1,75 @@
+#pragma once
+
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+
+#include "pool/layout.hpp"
+
+namespace secbits::pool {
+
+struct ThreadHeap;
+
+/// Which of its heap's lists a slab is on.
+enum class SlabList : std::uint8_t { None, Current, Available, Full };
+
+/// The bookkeeping of one slab. It lives in an array of its own, outside the
+/// secret pages: freed secret memory never holds an allocator pointer, and an
+/// overflow out of a block cannot reach it.
+///
+/// A block is free when its bit is set in free_bits (the owning heap's view)
+/// or in remote_bits (freed by another thread, not yet collected). Only the
+/// owner writes free_bits and the plain fields; other threads only set
+/// remote_bits and has_remote, so freeing from another thread takes no lock.
+struct Slab {
+  std::byte* base = nullptr;       // first byte of the slab's first page
+  std::uint32_t block_size = 0;
+  std::uint32_t block_count = 0;
+  std::uint32_t reciprocal = 0;    // ceil(2^32 / block_size): offset / size as a multiply
+  std::uint32_t live = 0;          // blocks handed out and not yet freed back to the owner
+  std::uint32_t hint = 0;          // no free bit in the words below this one
+  std::uint32_t open_pages = 0;    // bit i: page i is readable and writable
+  std::uint32_t pending_close = 0; // bit i: page i holds no live block and waits to be closed
+  std::uint8_t class_index = 0;
+  SlabList list = SlabList::None;
+  bool committed = false;
+  bool locked = false;
+  bool in_pending_list = false;
+  Slab* prev = nullptr;            // neighbours on the heap's list for this class
+  Slab* next = nullptr;
+  Slab* next_pending = nullptr;    // the heap's list of slabs with pages to close
+  std::uint16_t page_live[kSlabPages] = {};
+  std::atomic<ThreadHeap*> owner{nullptr};
+  std::atomic<bool> has_remote{false};
+  std::atomic<std::uint64_t> free_bits[kBitmapWords] = {};
+  std::atomic<std::uint64_t> remote_bits[kBitmapWords] = {};
+
+  std::uint32_t bitmap_words() const noexcept { return (block_count + 63) / 64; }
+
+  /// The index of the block that starts exactly at `offset`, or UINT32_MAX.
+  /// Exact for offsets below 2^17 and sizes below 2^15.
+  std::uint32_t block_at(std::size_t offset) const noexcept {
+    const auto index = static_cast<std::uint32_t>((static_cast<std::uint64_t>(offset) * reciprocal) >> 32);
+    if (index >= block_count || static_cast<std::size_t>(index) * block_size != offset) return UINT32_MAX;
+    return index;
+  }
+};
+
+inline constexpr std::uint32_t kAllPages = (std::uint32_t{1} << kSlabPages) - 1;
+
+/// Bits first..last of the pages a block at `offset` of `size` bytes touches.
+inline std::uint32_t pages_of(std::size_t offset, std::size_t size) noexcept {
+  const auto first = static_cast<std::uint32_t>(offset >> kPageShift);
+  const auto last = static_cast<std::uint32_t>((offset + size - 1) >> kPageShift);
+  return (std::uint32_t{2} << last) - (std::uint32_t{1} << first);
+}
+
+/// How many mappings the kernel keeps for a slab whose open pages are `open`:
+/// one per run of pages in the same state.
+inline std::uint32_t mapping_runs(std::uint32_t open) noexcept {
+  const std::uint32_t changes = (open ^ (open >> 1)) & (kAllPages >> 1);
+  return static_cast<std::uint32_t>(std::popcount(changes)) + 1;
+}
+
+}  // namespace secbits::pool
