@@ -3,7 +3,6 @@
 #include <bit>
 #include <cerrno>
 
-#include "os/diagnostics.hpp"
 #include "pool/pool.hpp"
 
 namespace secbits::pool {
@@ -35,10 +34,8 @@ void* c_aligned_alloc(std::size_t alignment, std::size_t size) noexcept {
   return allocate_aligned(size, alignment);
 }
 
-void c_free(void* pointer) noexcept {
-  os::ErrnoGuard keep;
-  deallocate(pointer);
-}
+// The fast path makes no syscall; the slow paths that may keep errno.
+void c_free(void* pointer) noexcept { deallocate(pointer); }
 
 std::size_t c_usable_size(const void* pointer) noexcept { return usable_size(pointer); }
 

@@ -23,6 +23,10 @@ inline constexpr std::size_t kSlabBytes = kSlabPages * kPageSize;
 inline constexpr std::size_t kMaxBlocksPerSlab = kSlabBytes / 16;
 inline constexpr std::size_t kBitmapWords = (kMaxBlocksPerSlab + 63) / 64;
 
+/// Pages that may wait, open and zeroed, for reuse before a batch closes them
+/// under PageProtection::Cached: 1 MiB per thread.
+inline constexpr std::uint32_t kPendingPageLimit = 256;
+
 /// Large spans are at least 8 pages and aligned to their own size within the
 /// zone; the zone is aligned to kMaxAlignment, so alignments up to that hold.
 inline constexpr std::size_t kMinSpanShift = 15;

@@ -14,10 +14,6 @@ namespace secbits::pool {
 
 namespace {
 
-/// Pages that may wait, open and zeroed, for reuse before a batch closes them
-/// under PageProtection::Cached: 1 MiB per thread.
-constexpr std::uint32_t kPendingPageLimit = 256;
-
 // Threads whose heap is gone (allocations from TLS destructors that run after
 // ours) share one heap under a lock.
 constinit std::mutex shared_heap_mutex;
@@ -47,7 +43,7 @@ void unlink(ClassLists& lists, Slab& slab) noexcept {
 void add_pending(Slab& slab, ThreadHeap& heap, std::uint32_t pages) noexcept {
   const std::uint32_t fresh = pages & ~slab.pending_close;
   slab.pending_close |= fresh;
-  heap.pending_pages += static_cast<std::uint32_t>(std::popcount(fresh));
+  heap.pending_pages += count_bits(fresh);
   if (!slab.in_pending_list) {
     slab.in_pending_list = true;
     slab.next_pending = heap.pending;
@@ -61,9 +57,22 @@ void release_slab(Slab& slab, ThreadHeap& heap) noexcept {
   give_back_slab(&slab);
 }
 
-/// Closes every waiting page of the heap in one batch, and gives back the
-/// slabs left without a live block.
+/// Pages of the slab that are open and hold no live block.
+std::uint32_t empty_open_pages(const Slab& slab) noexcept {
+  std::uint32_t empty = 0;
+  for (std::uint32_t page = 0; page < kSlabPages; ++page) {
+    if (slab.page_live[page] == 0) empty |= std::uint32_t{1} << page;
+  }
+  return empty & slab.open_pages;
+}
+
+/// Closes every waiting page of the heap in one batch, the empty pages of its
+/// current slabs with them, and gives back the slabs left without a live
+/// block.
 void flush_pending(ThreadHeap& heap) noexcept {
+  for (ClassLists& lists : heap.classes) {
+    if (Slab* current = lists.current) close_pages(*current, empty_open_pages(*current) & ~current->pending_close);
+  }
   Slab* slab = heap.pending;
   heap.pending = nullptr;
   heap.pending_pages = 0;
@@ -216,6 +225,7 @@ void* allocate_slow(std::size_t size, std::size_t alignment) noexcept {
 
 void free_not_local(void* pointer) noexcept {
   if (pointer == nullptr) return;
+  os::ErrnoGuard keep;
   if (!owns(pointer)) os::fatal("free of a pointer secbits does not own", pointer);
   const std::uintptr_t offset =
       reinterpret_cast<std::uintptr_t>(pointer) - g_region.base.load(std::memory_order_relaxed);
@@ -245,6 +255,7 @@ void free_not_local(void* pointer) noexcept {
 }
 
 void on_pages_emptied(Slab& slab, ThreadHeap& heap, std::uint32_t pages, bool from_free) noexcept {
+  os::ErrnoGuard keep;  // free() must not change errno, and this may make syscalls
   const PageProtection protection = g_page_protection.load(std::memory_order_relaxed);
   if (protection == PageProtection::Cached) {
     add_pending(slab, heap, pages);
@@ -269,13 +280,9 @@ void on_slab_no_longer_full(Slab& slab, ThreadHeap& heap) noexcept {
   push(lists.available, slab, SlabList::Available);
 }
 
-bool prepare_pages(Slab& slab, ThreadHeap& heap, std::uint32_t pages) noexcept {
-  if ((slab.open_pages & pages) != pages && !open_pages(slab, pages)) return false;
-  if (const std::uint32_t waiting = slab.pending_close & pages) {
-    slab.pending_close &= ~waiting;
-    heap.pending_pages -= static_cast<std::uint32_t>(std::popcount(waiting));
-  }
-  return true;
+bool open_block_pages(Slab& slab, std::uint32_t pages) noexcept {
+  os::ErrnoGuard keep;
+  return open_pages(slab, pages);
 }
 
 void invalid_free(const void* pointer) noexcept { os::fatal("invalid free (not the start of a block)", pointer); }

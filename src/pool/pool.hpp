@@ -8,6 +8,7 @@
 #include "os/wipe.hpp"
 #include "pool/heap.hpp"
 #include "pool/layout.hpp"
+#include "pool/options.hpp"
 #include "pool/region.hpp"
 #include "pool/size_classes.hpp"
 #include "pool/slab.hpp"
@@ -28,9 +29,9 @@ inline constexpr std::size_t kDefaultAlignment = 16;
 /// the slab afterwards.
 [[gnu::noinline]] void on_pages_emptied(Slab& slab, ThreadHeap& heap, std::uint32_t pages, bool from_free) noexcept;
 [[gnu::noinline]] void on_slab_no_longer_full(Slab& slab, ThreadHeap& heap) noexcept;
-/// Makes a block's pages usable before it is handed out; false if they could
+/// Opens a block's closed pages before it is handed out; false if they could
 /// not be opened (the kernel's mapping limit).
-[[gnu::noinline]] bool prepare_pages(Slab& slab, ThreadHeap& heap, std::uint32_t pages) noexcept;
+[[gnu::noinline]] bool open_block_pages(Slab& slab, std::uint32_t pages) noexcept;
 [[noreturn, gnu::cold]] void invalid_free(const void* pointer) noexcept;
 [[noreturn, gnu::cold]] void double_free(const void* pointer) noexcept;
 
@@ -43,9 +44,11 @@ inline void* take_block(Slab& slab, ThreadHeap& heap) noexcept {
   const std::uint32_t index = word * 64 + static_cast<std::uint32_t>(std::countr_zero(bits));
   const std::size_t offset = std::size_t{index} * slab.block_size;
   const std::uint32_t pages = pages_of(offset, slab.block_size);
-  if (((slab.open_pages & pages) != pages || (slab.pending_close & pages) != 0) &&
-      !prepare_pages(slab, heap, pages)) [[unlikely]] {
-    return nullptr;
+  if ((slab.open_pages & pages) != pages && !open_block_pages(slab, pages)) [[unlikely]] return nullptr;
+  // A page waiting to be closed holds a live block again: it stops waiting.
+  if (const std::uint32_t waiting = slab.pending_close & pages) {
+    slab.pending_close &= ~waiting;
+    heap.pending_pages -= count_bits(waiting);
   }
   slab.free_bits[word].store(bits & (bits - 1), std::memory_order_relaxed);
   for (std::size_t page = offset >> kPageShift; page <= (offset + slab.block_size - 1) >> kPageShift; ++page) {
@@ -70,7 +73,21 @@ inline void return_block(Slab& slab, ThreadHeap& heap, std::uint32_t index, std:
   }
   --slab.live;
   if (slab.list == SlabList::Full) [[unlikely]] on_slab_no_longer_full(slab, heap);
-  if (emptied != 0) on_pages_emptied(slab, heap, emptied, from_free);
+  if (emptied == 0) return;
+  if (g_page_protection.load(std::memory_order_relaxed) == PageProtection::Cached) [[likely]] {
+    // The current slab is where the next blocks come from: its empty pages
+    // stay open until a batch or collect() closes them, so that a block freed
+    // and allocated again costs no bookkeeping at all.
+    if (slab.list == SlabList::Current) return;
+    // Otherwise, inline: the pages join the heap's batch.
+    const std::uint32_t fresh = emptied & ~slab.pending_close;
+    if (slab.in_pending_list && heap.pending_pages + count_bits(fresh) <= kPendingPageLimit) {
+      slab.pending_close |= fresh;
+      heap.pending_pages += count_bits(fresh);
+      return;
+    }
+  }
+  on_pages_emptied(slab, heap, emptied, from_free);
 }
 
 /// A free by the thread whose heap owns the slab.

@@ -65,11 +65,21 @@ inline std::uint32_t pages_of(std::size_t offset, std::size_t size) noexcept {
   return (std::uint32_t{2} << last) - (std::uint32_t{1} << first);
 }
 
+/// Bits set in `value`. std::popcount compiles to a call into libgcc unless
+/// the build may assume the POPCNT instruction, which x86-64's baseline lacks;
+/// this is a handful of inline operations instead.
+constexpr std::uint32_t count_bits(std::uint32_t value) noexcept {
+  value = value - ((value >> 1) & 0x55555555u);
+  value = (value & 0x33333333u) + ((value >> 2) & 0x33333333u);
+  value = (value + (value >> 4)) & 0x0f0f0f0fu;
+  return (value * 0x01010101u) >> 24;
+}
+
 /// How many mappings the kernel keeps for a slab whose open pages are `open`:
 /// one per run of pages in the same state.
 inline std::uint32_t mapping_runs(std::uint32_t open) noexcept {
   const std::uint32_t changes = (open ^ (open >> 1)) & (kAllPages >> 1);
-  return static_cast<std::uint32_t>(std::popcount(changes)) + 1;
+  return count_bits(changes) + 1;
 }
 
 }  // namespace secbits::pool
