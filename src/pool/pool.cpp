@@ -226,7 +226,7 @@ void* allocate_slow(std::size_t size, std::size_t alignment) noexcept {
 void free_not_local(void* pointer) noexcept {
   if (pointer == nullptr) return;
   os::ErrnoGuard keep;
-  if (!owns(pointer)) os::fatal("free of a pointer secbits does not own", pointer);
+  if (!owns(pointer)) os::fatal("invalid free (not a pointer secbits owns)", pointer);
   const std::uintptr_t offset =
       reinterpret_cast<std::uintptr_t>(pointer) - g_region.base.load(std::memory_order_relaxed);
   if (offset >= g_region.small_bytes.load(std::memory_order_relaxed)) {
