@@ -10,7 +10,7 @@ namespace secbits::os {
 
 namespace {
 
-constexpr std::size_t kMaxParts = 16;
+constexpr std::size_t kMaxParts = 32;
 
 }  // namespace
 

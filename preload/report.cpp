@@ -1,0 +1,92 @@
+// What the interposer tells stderr: at start-up with SECBITS_VERBOSE=1, a
+// warning whenever the program's malloc is not ours, and the pool's
+// statistics at exit with SECBITS_STATS=1. Never through stdio or malloc.
+#include <cstddef>
+#include <cstdint>
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <secbits/secbits.h>
+
+#include "os/diagnostics.hpp"
+#include "os/memlock.hpp"
+#include "pool/stats.hpp"
+#include "preload/options.hpp"
+#include "preload/router.hpp"
+
+// Our malloc under a name no other object can take (libc_exports.cpp).
+extern "C" void* secbits_preload_own_malloc(size_t size) noexcept __attribute__((visibility("hidden")));
+
+namespace secbits::preload {
+
+namespace {
+
+const char* name_of(LockPolicy policy) { return policy == LockPolicy::Strict ? "strict" : "degrade"; }
+
+const char* name_of(PageProtection protection) {
+  switch (protection) {
+    case PageProtection::Cached: return "cached";
+    case PageProtection::Eager: return "eager";
+    case PageProtection::None: return "none";
+  }
+  return "?";
+}
+
+void announce() noexcept {
+  char pid[21];
+  char limit[21];
+  const std::size_t budget = os::memlock_limit();
+  const char* parts[] = {"secbits: interposer active in process ", os::format_decimal(static_cast<unsigned long long>(::getpid()), pid),
+                         "; lock policy ", name_of(g_options.lock), ", RLIMIT_MEMLOCK ",
+                         budget == SIZE_MAX ? "unlimited" : os::format_decimal(budget, limit),
+                         budget == SIZE_MAX ? "" : " bytes", "; page protection ", name_of(g_options.protect)};
+  os::write_stderr_line(parts, sizeof parts / sizeof parts[0]);
+}
+
+/// A program that defines and exports its own malloc is found before any
+/// preloaded library: every allocation then bypasses secbits, silently
+/// unless someone says so.
+void check_malloc_is_ours() noexcept {
+  void* resolved = ::dlsym(RTLD_DEFAULT, "malloc");
+  if (resolved == reinterpret_cast<void*>(&secbits_preload_own_malloc)) return;
+  char hex[19];
+  const char* parts[] = {"secbits: this process's malloc (", os::format_hex(reinterpret_cast<std::uintptr_t>(resolved), hex),
+                         ") is not the interposer's: the program or a library defines its own, and its heap is "
+                         "NOT protected by secbits"};
+  os::write_stderr_line(parts, sizeof parts / sizeof parts[0]);
+}
+
+void print_stats() noexcept {
+  struct secbits_stats stats {};
+  pool::snapshot(&stats);
+  char numbers[11][21];
+  const char* parts[] = {
+      "secbits: stats: in use ", os::format_decimal(stats.bytes_in_use, numbers[0]),
+      " bytes (peak ", os::format_decimal(stats.peak_bytes_in_use, numbers[1]),
+      "), committed ", os::format_decimal(stats.bytes_committed, numbers[2]),
+      ", locked ", os::format_decimal(stats.bytes_locked, numbers[3]),
+      ", unlocked ", os::format_decimal(stats.bytes_unlocked, numbers[4]),
+      ", slabs ", os::format_decimal(stats.slabs, numbers[5]),
+      ", large blocks ", os::format_decimal(stats.large_blocks, numbers[6]),
+      ", mappings ", os::format_decimal(stats.vmas, numbers[7]),
+      ", protection flips ", os::format_decimal(stats.protection_flips, numbers[8]),
+      " (skipped ", os::format_decimal(stats.flips_skipped, numbers[9]),
+      "), lock failures ", os::format_decimal(stats.lock_failures, numbers[10])};
+  os::write_stderr_line(parts, sizeof parts / sizeof parts[0]);
+}
+
+// Runs after libc is up (allocations may well have come earlier): the place
+// for the checks that need dlsym, which no allocation path may call.
+[[gnu::constructor]] void on_load() {
+  ensure_ready();
+  if (g_options.verbose) announce();
+  check_malloc_is_ours();
+}
+
+[[gnu::destructor]] void on_exit() {
+  if (g_options.stats) print_stats();
+}
+
+}  // namespace
+
+}  // namespace secbits::preload
