@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the demo program, takes a core file of it with gcore while it holds its
 # two passwords, and looks for each password in the core.
-# Usage: run_demo.sh PATH/TO/secbits_demo_secret_holder
+# Usage: run_library_demo.sh PATH/TO/secbits_demo_secret_holder
 # Exit status 0 when the protected password is absent from the core and the
 # ordinary one is present; 1 otherwise.
 set -euo pipefail
