@@ -26,15 +26,15 @@ SECBITS_EXPORT void* operator new[](std::size_t size, std::align_val_t alignment
 
 // The size and alignment of a sized delete are not trusted: real programs
 // pass wrong ones, and the pool knows every block's size anyway.
-SECBITS_EXPORT void operator delete(void* pointer) noexcept { sp::release(pointer); }
-SECBITS_EXPORT void operator delete[](void* pointer) noexcept { sp::release(pointer); }
-SECBITS_EXPORT void operator delete(void* pointer, std::size_t) noexcept { sp::release(pointer); }
-SECBITS_EXPORT void operator delete[](void* pointer, std::size_t) noexcept { sp::release(pointer); }
-SECBITS_EXPORT void operator delete(void* pointer, std::align_val_t) noexcept { sp::release(pointer); }
-SECBITS_EXPORT void operator delete[](void* pointer, std::align_val_t) noexcept { sp::release(pointer); }
-SECBITS_EXPORT void operator delete(void* pointer, std::size_t, std::align_val_t) noexcept { sp::release(pointer); }
-SECBITS_EXPORT void operator delete[](void* pointer, std::size_t, std::align_val_t) noexcept { sp::release(pointer); }
-SECBITS_EXPORT void operator delete(void* pointer, const std::nothrow_t&) noexcept { sp::release(pointer); }
-SECBITS_EXPORT void operator delete[](void* pointer, const std::nothrow_t&) noexcept { sp::release(pointer); }
-SECBITS_EXPORT void operator delete(void* pointer, std::align_val_t, const std::nothrow_t&) noexcept { sp::release(pointer); }
-SECBITS_EXPORT void operator delete[](void* pointer, std::align_val_t, const std::nothrow_t&) noexcept { sp::release(pointer); }
+SECBITS_EXPORT void operator delete(void* pointer) noexcept { sp::RouterC::free(pointer); }
+SECBITS_EXPORT void operator delete[](void* pointer) noexcept { sp::RouterC::free(pointer); }
+SECBITS_EXPORT void operator delete(void* pointer, std::size_t) noexcept { sp::RouterC::free(pointer); }
+SECBITS_EXPORT void operator delete[](void* pointer, std::size_t) noexcept { sp::RouterC::free(pointer); }
+SECBITS_EXPORT void operator delete(void* pointer, std::align_val_t) noexcept { sp::RouterC::free(pointer); }
+SECBITS_EXPORT void operator delete[](void* pointer, std::align_val_t) noexcept { sp::RouterC::free(pointer); }
+SECBITS_EXPORT void operator delete(void* pointer, std::size_t, std::align_val_t) noexcept { sp::RouterC::free(pointer); }
+SECBITS_EXPORT void operator delete[](void* pointer, std::size_t, std::align_val_t) noexcept { sp::RouterC::free(pointer); }
+SECBITS_EXPORT void operator delete(void* pointer, const std::nothrow_t&) noexcept { sp::RouterC::free(pointer); }
+SECBITS_EXPORT void operator delete[](void* pointer, const std::nothrow_t&) noexcept { sp::RouterC::free(pointer); }
+SECBITS_EXPORT void operator delete(void* pointer, std::align_val_t, const std::nothrow_t&) noexcept { sp::RouterC::free(pointer); }
+SECBITS_EXPORT void operator delete[](void* pointer, std::align_val_t, const std::nothrow_t&) noexcept { sp::RouterC::free(pointer); }

@@ -12,6 +12,16 @@ constinit Options g_options;
 
 namespace {
 
+LockPolicy default_lock(Mode mode) noexcept { return mode == Mode::Tagged ? LockPolicy::Strict : LockPolicy::Degrade; }
+
+bool parse_mode(const char* value, Options& options) noexcept {
+  if (std::strcmp(value, "all") == 0) options.mode = Mode::All;
+  else if (std::strcmp(value, "tagged") == 0) options.mode = Mode::Tagged;
+  else return false;
+  options.lock = default_lock(options.mode);  // SECBITS_LOCK, read after, may override it
+  return true;
+}
+
 bool parse_lock(const char* value, Options& options) noexcept {
   if (std::strcmp(value, "strict") == 0) options.lock = LockPolicy::Strict;
   else if (std::strcmp(value, "degrade") == 0) options.lock = LockPolicy::Degrade;
@@ -49,37 +59,41 @@ bool parse_verbose(const char* value, Options& options) noexcept { return parse_
 struct Option {
   const char* name;
   const char* choices;
-  const char* fallback;
   bool (*parse)(const char* value, Options& options) noexcept;
+  const char* (*fallback)(const Options& options) noexcept;
 };
 
+// Read in this order: the lock policy's default depends on the mode.
 constexpr Option kOptions[] = {
-    {"SECBITS_LOCK", "strict|degrade", "degrade", parse_lock},
-    {"SECBITS_PROTECT", "cached|eager|none", "cached", parse_protect},
-    {"SECBITS_STATS", "1|0", "0", parse_stats},
-    {"SECBITS_VERBOSE", "1|0", "0", parse_verbose},
+    {"SECBITS_MODE", "all|tagged", parse_mode, [](const Options&) noexcept { return "all"; }},
+    {"SECBITS_LOCK", "strict|degrade", parse_lock,
+     [](const Options& options) noexcept { return options.mode == Mode::Tagged ? "strict" : "degrade"; }},
+    {"SECBITS_PROTECT", "cached|eager|none", parse_protect, [](const Options&) noexcept { return "cached"; }},
+    {"SECBITS_STATS", "1|0", parse_stats, [](const Options&) noexcept { return "0"; }},
+    {"SECBITS_VERBOSE", "1|0", parse_verbose, [](const Options&) noexcept { return "0"; }},
 };
 
-/// The value of `name` in "NAME=value", or null.
-const char* value_of(const char* entry, const char* name) noexcept {
+/// The value of NAME in the environment, or null.
+const char* find(char** environment, const char* name) noexcept {
   const std::size_t length = std::strlen(name);
-  return std::strncmp(entry, name, length) == 0 && entry[length] == '=' ? entry + length + 1 : nullptr;
+  for (char** entry = environment; *entry != nullptr; ++entry) {
+    if (std::strncmp(*entry, name, length) == 0 && (*entry)[length] == '=') return *entry + length + 1;
+  }
+  return nullptr;
 }
 
 }  // namespace
 
 void read_options(char** environment) noexcept {
   if (environment == nullptr || ::getauxval(AT_SECURE) != 0) return;
-  for (char** entry = environment; *entry != nullptr; ++entry) {
-    if (std::strncmp(*entry, "SECBITS_", 8) != 0) continue;
-    for (const Option& option : kOptions) {
-      const char* value = value_of(*entry, option.name);
-      if (value == nullptr || option.parse(value, g_options)) continue;
-      option.parse(option.fallback, g_options);
-      const char* parts[] = {"secbits: ", option.name, "=\"", value, "\" is not one of ", option.choices,
-                             "; using \"", option.fallback, "\""};
-      os::write_stderr_line(parts, sizeof parts / sizeof parts[0]);
-    }
+  for (const Option& option : kOptions) {
+    const char* value = find(environment, option.name);
+    if (value == nullptr || option.parse(value, g_options)) continue;
+    const char* fallback = option.fallback(g_options);
+    option.parse(fallback, g_options);
+    const char* parts[] = {"secbits: ", option.name, "=\"", value, "\" is not one of ", option.choices,
+                           "; using \"", fallback, "\""};
+    os::write_stderr_line(parts, sizeof parts / sizeof parts[0]);
   }
 }
 

@@ -5,8 +5,16 @@
 // The interposer's options, read once from the environment.
 namespace secbits::preload {
 
+/// all: every heap block is secure; tagged: only blocks asked for through
+/// the secbits API or inside a secbits::secure_scope, jemalloc for the rest.
+enum class Mode { All, Tagged };
+
 struct Options {
-  LockPolicy lock = LockPolicy::Degrade;  // most programs hold more than RLIMIT_MEMLOCK
+  Mode mode = Mode::All;
+  // Whole-process mode degrades by default (most programs hold more than
+  // RLIMIT_MEMLOCK); tagged mode keeps the budget for its few secrets and is
+  // strict by default, as the library is.
+  LockPolicy lock = LockPolicy::Degrade;
   PageProtection protect = PageProtection::Cached;
   bool stats = false;
   bool verbose = false;

@@ -37,6 +37,8 @@ void announce() noexcept {
   char limit[21];
   const std::size_t budget = os::memlock_limit();
   const char* parts[] = {"secbits: interposer active in process ", os::format_decimal(static_cast<unsigned long long>(::getpid()), pid),
+                         g_options.mode == Mode::All ? ", mode all (every heap block secure)"
+                                                     : ", mode tagged (secbits API and secure scopes secure, jemalloc for the rest)",
                          "; lock policy ", name_of(g_options.lock), ", RLIMIT_MEMLOCK ",
                          budget == SIZE_MAX ? "unlimited" : os::format_decimal(budget, limit),
                          budget == SIZE_MAX ? "" : " bytes", "; page protection ", name_of(g_options.protect)};
@@ -59,7 +61,7 @@ void check_malloc_is_ours() noexcept {
 void print_stats() noexcept {
   struct secbits_stats stats {};
   pool::snapshot(&stats);
-  char numbers[11][21];
+  char numbers[12][21];
   const char* parts[] = {
       "secbits: stats: in use ", os::format_decimal(stats.bytes_in_use, numbers[0]),
       " bytes (peak ", os::format_decimal(stats.peak_bytes_in_use, numbers[1]),
@@ -71,7 +73,10 @@ void print_stats() noexcept {
       ", mappings ", os::format_decimal(stats.vmas, numbers[7]),
       ", protection flips ", os::format_decimal(stats.protection_flips, numbers[8]),
       " (skipped ", os::format_decimal(stats.flips_skipped, numbers[9]),
-      "), lock failures ", os::format_decimal(stats.lock_failures, numbers[10])};
+      "), lock failures ", os::format_decimal(stats.lock_failures, numbers[10]),
+      g_options.mode == Mode::Tagged ? "; jemalloc holds " : nullptr,
+      g_options.mode == Mode::Tagged ? os::format_decimal(stats.fallback_bytes_in_use, numbers[11]) : nullptr,
+      g_options.mode == Mode::Tagged ? " bytes of untagged blocks" : nullptr};
   os::write_stderr_line(parts, sizeof parts / sizeof parts[0]);
 }
 

@@ -1,15 +1,18 @@
 #include "preload/router.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <mutex>
 #include <new>
 #include <unistd.h>
 
 #include "pool/options.hpp"
-#include "preload/options.hpp"
+#include "pool/stats.hpp"
 
 namespace secbits::preload {
 
 constinit std::atomic<bool> g_ready{false};
+[[gnu::tls_model("initial-exec")]] constinit thread_local unsigned tl_scope_depth = 0;
 
 namespace {
 
@@ -23,13 +26,25 @@ void become_ready() noexcept {
   read_options(environ);
   pool::g_lock_policy.store(g_options.lock, std::memory_order_relaxed);
   pool::g_page_protection.store(g_options.protect, std::memory_order_relaxed);
+  if (g_options.mode == Mode::Tagged) pool::g_fallback_bytes_in_use.store(fallback::bytes_in_use);
   g_ready.store(true, std::memory_order_release);
 }
 
+void* reallocate_foreign(void* pointer, std::size_t size) noexcept {
+  if (g_options.mode == Mode::All) return pool::reallocate(pointer, size);  // diagnoses the pointer
+  if (tl_scope_depth == 0) return fallback::reallocate(pointer, size);
+  // An ordinary block grown inside a scope moves into the pool. jemalloc's
+  // block is freed as it is: it was never secure, and is not ours to wipe.
+  void* moved = pool::allocate(size);
+  if (moved == nullptr) return nullptr;
+  std::memcpy(moved, pointer, std::min(size, fallback::usable_size(pointer)));
+  fallback::release(pointer);
+  return moved;
+}
+
 void* new_or_throw(std::size_t size, std::size_t alignment) {
-  ensure_ready();
   for (;;) {
-    if (void* block = pool::allocate_aligned(size, alignment)) return block;
+    if (void* block = RouterHeap::allocate_aligned(size, alignment)) return block;
     std::new_handler handler = std::get_new_handler();
     if (handler == nullptr) throw std::bad_alloc();
     handler();

@@ -28,6 +28,7 @@ struct secbits_stats {
   size_t protection_flips;   /* mprotect calls that opened or closed pages */
   size_t lock_failures;      /* mlock calls the kernel refused */
   size_t flips_skipped;      /* pages left open (zeroed) to keep the VMA count under its budget */
+  size_t fallback_bytes_in_use; /* interposer in tagged mode: bytes jemalloc holds for untagged blocks */
 };
 
 /** When the kernel refuses to lock more memory (RLIMIT_MEMLOCK without
@@ -68,6 +69,13 @@ SECBITS_C_API void secbits_set_lock_policy(enum secbits_lock_policy policy);
 SECBITS_C_API void secbits_set_page_protection(enum secbits_page_protection protection);
 /** Closes the calling thread's empty pages now and returns its empty slabs. */
 SECBITS_C_API void secbits_collect(void);
+
+/** Enter and leave a secure scope on the calling thread (nestable; see
+ * secbits::secure_scope in <secbits/scope.hpp>). Under the interposer in
+ * tagged mode, plain malloc/new on this thread come from the pool while the
+ * scope is open; elsewhere they do nothing. No syscall, no lock. */
+SECBITS_C_API void secbits_scope_enter(void);
+SECBITS_C_API void secbits_scope_leave(void);
 
 #ifdef __cplusplus
 }

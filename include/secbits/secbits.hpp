@@ -6,6 +6,7 @@
 #include <secbits/memory_resource.hpp>
 #include <secbits/pool.hpp>
 #include <secbits/protection.hpp>
+#include <secbits/scope.hpp>
 #include <secbits/secbytes.hpp>
 #include <secbits/secmem.hpp>
 #include <secbits/secure_new.hpp>

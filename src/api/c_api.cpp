@@ -1,19 +1,20 @@
-// secbits.h: one line per function over the pool's C rules.
+// secbits.h: one line per function over the pool and the C rules.
 #include <secbits/secbits.h>
 
-#include "pool/c_semantics.hpp"
 #include "pool/options.hpp"
-#include "pool/pool.hpp"
+#include "pool/pool_heap.hpp"
 #include "pool/stats.hpp"
+
+using secbits::pool::PoolC;
 
 extern "C" {
 
-void* secbits_malloc(size_t size) { return secbits::pool::c_malloc(size); }
-void* secbits_calloc(size_t count, size_t size) { return secbits::pool::c_calloc(count, size); }
-void* secbits_realloc(void* pointer, size_t size) { return secbits::pool::c_realloc(pointer, size); }
-void* secbits_aligned_alloc(size_t alignment, size_t size) { return secbits::pool::c_aligned_alloc(alignment, size); }
-void secbits_free(void* pointer) { secbits::pool::c_free(pointer); }
-size_t secbits_usable_size(const void* pointer) { return secbits::pool::c_usable_size(pointer); }
+void* secbits_malloc(size_t size) { return PoolC::malloc(size); }
+void* secbits_calloc(size_t count, size_t size) { return PoolC::calloc(count, size); }
+void* secbits_realloc(void* pointer, size_t size) { return PoolC::realloc(pointer, size); }
+void* secbits_aligned_alloc(size_t alignment, size_t size) { return PoolC::aligned_alloc(alignment, size); }
+void secbits_free(void* pointer) { PoolC::free(pointer); }
+size_t secbits_usable_size(const void* pointer) { return PoolC::usable_size(pointer); }
 int secbits_owns(const void* pointer) { return secbits::pool::owns(pointer) ? 1 : 0; }
 void secbits_stats(struct secbits_stats* out) { secbits::pool::snapshot(out); }
 

@@ -7,6 +7,7 @@
 namespace secbits::pool {
 
 constinit Counters g_counters;
+constinit std::atomic<std::size_t (*)() noexcept> g_fallback_bytes_in_use{nullptr};
 
 std::size_t sample_bytes_in_use() noexcept {
   std::int64_t total = g_counters.large_bytes_in_use.load(std::memory_order_relaxed) -
@@ -39,6 +40,8 @@ void snapshot(struct ::secbits_stats* out) noexcept {
   out->protection_flips = read(g_counters.protection_flips);
   out->lock_failures = read(g_counters.lock_failures);
   out->flips_skipped = read(g_counters.flips_skipped);
+  const auto fallback = g_fallback_bytes_in_use.load(std::memory_order_relaxed);
+  out->fallback_bytes_in_use = fallback != nullptr ? fallback() : 0;
 }
 
 }  // namespace secbits::pool

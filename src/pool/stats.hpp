@@ -28,6 +28,10 @@ struct Counters {
 
 extern constinit Counters g_counters;
 
+/// Set by the interposer in tagged mode: how many bytes its fallback arena
+/// holds, for the statistics to report both sides.
+extern constinit std::atomic<std::size_t (*)() noexcept> g_fallback_bytes_in_use;
+
 inline void add(std::atomic<std::size_t>& counter, std::size_t value) noexcept {
   counter.fetch_add(value, std::memory_order_relaxed);
 }

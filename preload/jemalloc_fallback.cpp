@@ -1,0 +1,55 @@
+#include "preload/jemalloc_fallback.hpp"
+
+#include <cerrno>
+#include <cstdint>
+#include <jemalloc/jemalloc.h>
+
+#include "os/diagnostics.hpp"
+
+namespace secbits::preload::fallback {
+
+namespace {
+
+// mallocx and rallocx are undefined for size 0; malloc(0) must still return
+// a unique pointer.
+std::size_t at_least_one(std::size_t size) noexcept { return size == 0 ? 1 : size; }
+
+int flags_for(std::size_t alignment, bool zeroed) noexcept {
+  int flags = zeroed ? MALLOCX_ZERO : 0;
+  if (alignment > alignof(std::max_align_t)) flags |= MALLOCX_ALIGN(alignment);
+  return flags;
+}
+
+}  // namespace
+
+void* allocate(std::size_t size, std::size_t alignment, bool zeroed) noexcept {
+  void* block = ::mallocx(at_least_one(size), flags_for(alignment, zeroed));
+  if (block == nullptr) errno = ENOMEM;
+  return block;
+}
+
+void* reallocate(void* pointer, std::size_t size) noexcept {
+  void* block = ::rallocx(pointer, at_least_one(size), 0);
+  if (block == nullptr) errno = ENOMEM;
+  return block;
+}
+
+void release(void* pointer) noexcept {
+  os::ErrnoGuard keep;
+  ::dallocx(pointer, 0);
+}
+
+std::size_t usable_size(const void* pointer) noexcept { return ::sallocx(pointer, 0); }
+
+std::size_t bytes_in_use() noexcept {
+  std::uint64_t epoch = 1;
+  std::size_t length = sizeof epoch;
+  // jemalloc's statistics are a snapshot refreshed by writing "epoch".
+  if (::mallctl("epoch", &epoch, &length, &epoch, length) != 0) return 0;
+  std::size_t allocated = 0;
+  length = sizeof allocated;
+  if (::mallctl("stats.allocated", &allocated, &length, nullptr, 0) != 0) return 0;
+  return allocated;
+}
+
+}  // namespace secbits::preload::fallback
