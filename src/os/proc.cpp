@@ -1,8 +1,13 @@
 #include "os/proc.hpp"
 
+
 #include <cstdint>
+#include <cstring>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
+
+#include "os/diagnostics.hpp"
 
 namespace secbits::os {
 
@@ -70,6 +75,32 @@ std::size_t max_map_count() noexcept {
     }
   });
   return seen_digit && value > 0 ? value : kDefaultMaxMapCount;
+}
+
+void publish_range(const char* label, const void* begin, const void* end) noexcept {
+  char name[96];
+  char low[19];
+  char high[19];
+  format_hex(reinterpret_cast<std::uintptr_t>(begin), low);
+  format_hex(reinterpret_cast<std::uintptr_t>(end), high);
+  const std::size_t label_length = std::strlen(label);
+  if (label_length + 1 + std::strlen(low) + 1 + std::strlen(high) + 1 > sizeof name) return;
+  char* at = name;
+  const char* const parts[] = {label, ":", low, "-", high};
+  for (const char* part : parts) {
+    const std::size_t length = std::strlen(part);
+    std::memcpy(at, part, length);
+    at += length;
+  }
+  *at = '\0';
+  const int fd = ::memfd_create(name, MFD_CLOEXEC);
+  if (fd < 0) return;
+  const long page = ::sysconf(_SC_PAGESIZE);
+  if (::ftruncate(fd, page) == 0) {
+    // The mapping outlives the descriptor, and it is all the name needs.
+    (void)::mmap(nullptr, static_cast<std::size_t>(page), PROT_READ, MAP_SHARED, fd, 0);
+  }
+  ::close(fd);
 }
 
 }  // namespace secbits::os

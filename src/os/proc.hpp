@@ -13,4 +13,10 @@ std::size_t count_mappings_in(const void* begin, const void* end) noexcept;
 /// kernel's default when it cannot be read.
 std::size_t max_map_count() noexcept;
 
+/// Leaves a one-page mapping whose name in /proc/PID/maps is
+/// "/memfd:<label>:<begin>-<end> (deleted)", so that a tool outside the
+/// process (secbits-audit) can find the range without the process's help.
+/// Best effort: a sandbox that forbids memfd_create just gets no marker.
+void publish_range(const char* label, const void* begin, const void* end) noexcept;
+
 }  // namespace secbits::os

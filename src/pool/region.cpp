@@ -73,6 +73,7 @@ bool reserve_range() noexcept {
   g_region.small_bytes.store(small, std::memory_order_relaxed);
   g_region.total_bytes.store(size, std::memory_order_relaxed);
   g_region.base.store(reinterpret_cast<std::uintptr_t>(base), std::memory_order_release);
+  os::publish_range("secbits-pool", base, base + size);
   return true;
 }
 
