@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
 #include <unistd.h>
 
 #include <secbits/secbits.h>
@@ -51,6 +53,15 @@ void announce() noexcept {
 void check_malloc_is_ours() noexcept {
   void* resolved = ::dlsym(RTLD_DEFAULT, "malloc");
   if (resolved == reinterpret_cast<void*>(&secbits_preload_own_malloc)) return;
+  // A non-PIE executable that takes malloc's address in code (python3.11)
+  // has a canonical PLT entry: its dynamic symbol is undefined but has a
+  // value, and dlsym returns that address, which jumps to us.
+  Dl_info info;
+  ElfW(Sym)* symbol = nullptr;
+  if (::dladdr1(resolved, &info, reinterpret_cast<void**>(&symbol), RTLD_DL_SYMENT) != 0 && symbol != nullptr &&
+      symbol->st_shndx == SHN_UNDEF) {
+    return;
+  }
   char hex[19];
   const char* parts[] = {"secbits: this process's malloc (", os::format_hex(reinterpret_cast<std::uintptr_t>(resolved), hex),
                          ") is not the interposer's: the program or a library defines its own, and its heap is "
