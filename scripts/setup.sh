@@ -9,6 +9,9 @@ packages=(
   libjemalloc-dev                           # the interposer's fallback arena
   libsodium-dev libssl-dev libbotan-2-dev   # benchmark peers
   gdb                                       # gcore, for the core-file checks
+  # the interposer's real-program suite (tests/real_programs)
+  python3 libpython3.11-testsuite sqlite3 git perl openssl openssh-client
+  bash coreutils binutils tar gzip findutils
 )
 
 missing=()
