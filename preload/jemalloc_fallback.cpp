@@ -1,12 +1,17 @@
 #include "preload/jemalloc_fallback.hpp"
 
+#include <atomic>
 #include <cerrno>
+#include <dlfcn.h>
 #include <cstdint>
 #include <jemalloc/jemalloc.h>
 
 #include "os/diagnostics.hpp"
 
 namespace secbits::preload::fallback {
+
+constinit std::atomic<MallocFunction> g_fast_malloc{nullptr};
+constinit std::atomic<FreeFunction> g_fast_free{nullptr};
 
 namespace {
 
@@ -34,9 +39,21 @@ void* reallocate(void* pointer, std::size_t size) noexcept {
   return block;
 }
 
-void release(void* pointer) noexcept {
+void release_slow(void* pointer) noexcept {
   os::ErrnoGuard keep;
   ::dallocx(pointer, 0);
+}
+
+void bind_fast_paths() noexcept {
+  void* library = ::dlopen("libjemalloc.so.2", RTLD_NOW | RTLD_NOLOAD);
+  if (library == nullptr) return;
+  auto* plain_malloc = reinterpret_cast<MallocFunction>(::dlsym(library, "malloc"));
+  auto* plain_free = reinterpret_cast<FreeFunction>(::dlsym(library, "free"));
+  // Both or neither: a block from one path may be freed by the other, which
+  // is fine only because both are jemalloc's.
+  if (plain_malloc == nullptr || plain_free == nullptr) return;
+  g_fast_free.store(plain_free, std::memory_order_relaxed);
+  g_fast_malloc.store(plain_malloc, std::memory_order_relaxed);
 }
 
 std::size_t usable_size(const void* pointer) noexcept { return ::sallocx(pointer, 0); }

@@ -95,6 +95,7 @@ void print_stats() noexcept {
 // for the checks that need dlsym, which no allocation path may call.
 [[gnu::constructor]] void on_load() {
   ensure_ready();
+  if (g_options.mode == Mode::Tagged) fallback::bind_fast_paths();
   if (g_options.verbose) announce();
   check_malloc_is_ours();
 }

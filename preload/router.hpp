@@ -40,7 +40,7 @@ inline bool serves_secure() noexcept { return g_options.mode == Mode::All || tl_
 struct RouterHeap {
   static void* allocate(std::size_t size) noexcept {
     ensure_ready();
-    return serves_secure() ? pool::allocate(size) : fallback::allocate(size, 0, false);
+    return serves_secure() ? pool::allocate(size) : fallback::allocate_plain(size);
   }
   static void* allocate_zeroed(std::size_t size) noexcept {
     ensure_ready();

@@ -25,12 +25,14 @@ const char* format_hex(unsigned long long value, char* buffer) noexcept;
 /// (glibc's manual asks replacement allocators for that; libuv relies on it).
 class ErrnoGuard {
  public:
-  ErrnoGuard() noexcept : saved_(errno) {}
-  ~ErrnoGuard() { errno = saved_; }
+  // errno is a call to __errno_location: ask once, not twice.
+  ErrnoGuard() noexcept : location_(&errno), saved_(*location_) {}
+  ~ErrnoGuard() { *location_ = saved_; }
   ErrnoGuard(const ErrnoGuard&) = delete;
   ErrnoGuard& operator=(const ErrnoGuard&) = delete;
 
  private:
+  int* location_;
   int saved_;
 };
 

@@ -19,17 +19,18 @@ namespace secbits::pool {
 namespace {
 
 // One record per 32 KiB granule of the zone; only a span's first granule has
-// one. Layout: bits 0-1 state, bit 2 locked, bits 3-8 log2 of the span size,
-// bits 32-63 committed pages (live) or the next free span's granule + 1 (free).
-enum : std::uint64_t { kUnused = 0, kLive = 1, kFree = 2, kBusy = 3 };
-constexpr std::uint64_t kStateMask = 3;
-constexpr std::uint64_t kLockedBit = 4;
+// one. Layout: bits 0-2 state, bit 3 locked, bits 4-9 log2 of the span size,
+// bits 32-63 committed pages (live, cached) or the next free span's granule
+// + 1 (free).
+enum : std::uint64_t { kUnused = 0, kLive = 1, kFree = 2, kBusy = 3, kCached = 4 };
+constexpr std::uint64_t kStateMask = 7;
+constexpr std::uint64_t kLockedBit = 8;
 
 constexpr std::uint64_t make_record(std::uint64_t state, bool locked, unsigned shift, std::uint64_t high) noexcept {
-  return state | (locked ? kLockedBit : 0) | (std::uint64_t{shift} << 3) | (high << 32);
+  return state | (locked ? kLockedBit : 0) | (std::uint64_t{shift} << 4) | (high << 32);
 }
 constexpr std::uint64_t state_of(std::uint64_t record) noexcept { return record & kStateMask; }
-constexpr unsigned shift_of(std::uint64_t record) noexcept { return static_cast<unsigned>((record >> 3) & 63); }
+constexpr unsigned shift_of(std::uint64_t record) noexcept { return static_cast<unsigned>((record >> 4) & 63); }
 constexpr std::size_t high_of(std::uint64_t record) noexcept { return static_cast<std::size_t>(record >> 32); }
 constexpr bool locked_of(std::uint64_t record) noexcept { return (record & kLockedBit) != 0; }
 
@@ -37,10 +38,26 @@ constinit std::byte* zone = nullptr;
 constinit std::size_t zone_bytes = 0;
 constinit std::atomic<std::uint64_t>* records = nullptr;
 
-// Guards the free lists and the bump offset.
+// Guards the free lists, the bump offset and the cache.
 constinit std::mutex span_mutex;
 constinit std::uint32_t free_spans[64] = {};  // granule + 1 of the first free span of each size
 constinit std::size_t bump = 0;
+
+/// Freed blocks kept committed and locked, wiped and PROT_NONE, for the next
+/// block of the same span size: handing one out again costs one mprotect
+/// instead of mprotect, mlock (which faults in and zeroes every page) and,
+/// at the free, an mmap and a madvise.
+struct CachedSpan {
+  std::uint32_t granule;
+  std::uint32_t pages;
+  unsigned shift;
+  bool locked;
+};
+constexpr std::size_t kCacheEntries = 32;
+constexpr std::size_t kCacheBytes = std::size_t{32} << 20;
+constinit CachedSpan cache[kCacheEntries] = {};
+constinit std::size_t cache_count = 0;
+constinit std::size_t cache_bytes = 0;
 
 std::size_t granule_of(const void* pointer) noexcept {
   return static_cast<std::size_t>(static_cast<const std::byte*>(pointer) - zone) >> kMinSpanShift;
@@ -54,7 +71,7 @@ std::uint64_t live_record(const void* pointer) noexcept {
   }
   const std::uint64_t record = records[offset >> kMinSpanShift].load(std::memory_order_acquire);
   if (state_of(record) == kLive) return record;
-  if (state_of(record) == kFree) os::fatal("double free", pointer);
+  if (state_of(record) == kFree || state_of(record) == kCached) os::fatal("double free", pointer);
   os::fatal("invalid free (not the start of a block)", pointer);
 }
 
@@ -82,6 +99,81 @@ bool pop_span(unsigned shift, std::size_t* granule) noexcept {
   return true;
 }
 
+bool take_cached(unsigned shift, CachedSpan* taken) noexcept {
+  std::lock_guard lock(span_mutex);
+  for (std::size_t i = cache_count; i-- > 0;) {
+    if (cache[i].shift != shift) continue;
+    *taken = cache[i];
+    cache[i] = cache[--cache_count];
+    cache_bytes -= std::size_t{taken->pages} * kPageSize;
+    records[taken->granule].store(make_record(kBusy, false, shift, 0), std::memory_order_relaxed);
+    return true;
+  }
+  return false;
+}
+
+bool put_cached(const CachedSpan& span) noexcept {
+  const std::size_t bytes = std::size_t{span.pages} * kPageSize;
+  std::lock_guard lock(span_mutex);
+  if (cache_count == kCacheEntries || cache_bytes + bytes > kCacheBytes) return false;
+  cache[cache_count++] = span;
+  cache_bytes += bytes;
+  records[span.granule].store(make_record(kCached, span.locked, span.shift, span.pages), std::memory_order_release);
+  return true;
+}
+
+/// Gives a span's committed pages back and its address range to the free list.
+void release_span(std::size_t granule, unsigned shift, std::size_t pages, bool locked) noexcept {
+  decommit(zone + (granule << kMinSpanShift), pages * kPageSize, locked);
+  push_free_span(granule, shift);
+  g_counters.mapping_estimate.fetch_sub(2, std::memory_order_relaxed);
+}
+
+/// Empties the cache: its locked pages count against RLIMIT_MEMLOCK, which a
+/// new block may need. True if anything was released.
+bool drain_cache() noexcept {
+  CachedSpan drained[kCacheEntries];
+  std::size_t count = 0;
+  {
+    std::lock_guard lock(span_mutex);
+    count = cache_count;
+    for (std::size_t i = 0; i < count; ++i) drained[i] = cache[i];
+    cache_count = 0;
+    cache_bytes = 0;
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    release_span(drained[i].granule, drained[i].shift, drained[i].pages, drained[i].locked);
+  }
+  return count != 0;
+}
+
+/// A cached span made into a live block of `pages` pages, or null (the span
+/// is then released).
+void* reuse(const CachedSpan& span, std::size_t pages) noexcept {
+  std::byte* block = zone + (std::size_t{span.granule} << kMinSpanShift);
+  std::size_t have = span.pages;
+  if (have > pages) {
+    decommit(block + pages * kPageSize, (have - pages) * kPageSize, span.locked);  // wiped when freed
+    have = pages;
+  }
+  bool ok = os::protect(block, have * kPageSize, Protection::ReadWrite).ok();
+  if (ok && have < pages) {
+    bool extension_locked = false;
+    ok = commit(block + have * kPageSize, (pages - have) * kPageSize, &extension_locked);
+    if (ok && extension_locked != span.locked) {
+      decommit(block + have * kPageSize, (pages - have) * kPageSize, extension_locked);
+      ok = false;
+    }
+  }
+  if (!ok) {
+    release_span(span.granule, span.shift, have, span.locked);
+    return nullptr;
+  }
+  records[span.granule].store(make_record(kLive, span.locked, span.shift, pages), std::memory_order_release);
+  add(g_counters.large_blocks, 1);
+  return block;
+}
+
 }  // namespace
 
 bool large_initialise(std::byte* zone_start, std::size_t bytes) noexcept {
@@ -104,6 +196,9 @@ void* large_allocate(std::size_t size, std::size_t alignment) noexcept {
   if (alignment > span) span = alignment;
   if (span < (std::size_t{1} << kMinSpanShift)) span = std::size_t{1} << kMinSpanShift;
   const auto shift = static_cast<unsigned>(std::countr_zero(span));
+  if (CachedSpan cached{}; take_cached(shift, &cached)) {
+    if (void* block = reuse(cached, pages)) return block;
+  }
   std::size_t granule = 0;
   if (span > zone_bytes || !pop_span(shift, &granule)) {
     errno = ENOMEM;
@@ -111,8 +206,9 @@ void* large_allocate(std::size_t size, std::size_t alignment) noexcept {
   }
   std::byte* block = zone + (granule << kMinSpanShift);
   bool locked = false;
-  if (!commit(block, pages * kPageSize, &locked)) {
+  if (!commit(block, pages * kPageSize, &locked) && !(drain_cache() && commit(block, pages * kPageSize, &locked))) {
     push_free_span(granule, shift);
+    errno = ENOMEM;
     return nullptr;
   }
   records[granule].store(make_record(kLive, locked, shift, pages), std::memory_order_release);
@@ -128,12 +224,14 @@ void large_free(void* pointer) noexcept {
   if (!records[granule].compare_exchange_strong(record, (record & ~kStateMask) | kBusy, std::memory_order_acq_rel)) {
     os::fatal("double free", pointer);
   }
-  const std::size_t bytes = high_of(record) * kPageSize;
-  os::secure_wipe(pointer, bytes);
-  decommit(static_cast<std::byte*>(pointer), bytes, locked_of(record));
-  push_free_span(granule, shift_of(record));
+  const std::size_t pages = high_of(record);
+  os::secure_wipe(pointer, pages * kPageSize);
   subtract(g_counters.large_blocks, 1);
-  g_counters.mapping_estimate.fetch_sub(2, std::memory_order_relaxed);
+  // PROT_NONE at once, whether the span is kept for reuse or not.
+  const CachedSpan span{static_cast<std::uint32_t>(granule), static_cast<std::uint32_t>(pages), shift_of(record),
+                        locked_of(record)};
+  if (os::protect(pointer, pages * kPageSize, Protection::NoAccess).ok() && put_cached(span)) return;
+  release_span(granule, span.shift, pages, span.locked);
 }
 
 std::size_t large_usable_size(const void* pointer) noexcept { return high_of(live_record(pointer)) * kPageSize; }
@@ -170,7 +268,7 @@ bool large_resize_in_place(void* pointer, std::size_t size) noexcept {
 void large_relock_after_fork() noexcept {
   for (std::size_t granule = 0; granule < (bump >> kMinSpanShift); ++granule) {
     const std::uint64_t record = records[granule].load(std::memory_order_relaxed);
-    if (state_of(record) != kLive || !locked_of(record)) continue;
+    if ((state_of(record) != kLive && state_of(record) != kCached) || !locked_of(record)) continue;
     if (!os::lock(zone + (granule << kMinSpanShift), high_of(record) * kPageSize).ok()) {
       add(g_counters.lock_failures, 1);
     }
