@@ -4,6 +4,8 @@
 #include <cerrno>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace secbits::os {
 
@@ -77,8 +79,13 @@ Status map_bookkeeping(std::size_t bytes, void** base) noexcept {
 
 Status return_to_reservation(void* pages, std::size_t bytes) noexcept {
   void* mapped = ::mmap(pages, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-  if (mapped == MAP_FAILED) return {errno, "mmap(MAP_FIXED)"};
-  return exclude_from_dump(pages, bytes);
+  if (mapped != MAP_FAILED) return exclude_from_dump(pages, bytes);
+  // At vm.max_map_count the kernel refuses even a mapping that only replaces
+  // pages. Drop their contents and locks in place instead: they stay a
+  // mapping of their own, but hold nothing.
+  (void)::syscall(SYS_munlock, pages, bytes);
+  (void)::madvise(pages, bytes, MADV_DONTNEED);
+  return protect(pages, bytes, Protection::NoAccess);
 }
 
 Status protect(void* pages, std::size_t bytes, Protection protection) noexcept {

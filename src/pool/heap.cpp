@@ -30,7 +30,7 @@ constinit bool exit_key_ready = false;
 /// with any blocks still live, for the next thread that takes it.
 void on_thread_exit(void* value) {
   auto* heap = static_cast<ThreadHeap*>(value);
-  flush_heap(*heap);
+  trim_abandoned_heap(*heap);
   tl_heap = nullptr;
   tl_torn_down = true;
   std::lock_guard lock(registry_mutex);
@@ -85,6 +85,26 @@ ThreadHeap* new_shared_heap() noexcept {
   ThreadHeap* heap = take_heap_locked();
   if (heap != nullptr) heap->shared = true;
   return heap;
+}
+
+ThreadHeap* take_free_heaps() noexcept {
+  std::lock_guard lock(registry_mutex);
+  ThreadHeap* heaps = free_heaps;
+  free_heaps = nullptr;
+  for (ThreadHeap* heap = heaps; heap != nullptr; heap = heap->next_free) heap->in_use = true;
+  return heaps;
+}
+
+void give_back_free_heaps(ThreadHeap* heaps) noexcept {
+  if (heaps == nullptr) return;
+  std::lock_guard lock(registry_mutex);
+  ThreadHeap* last = heaps;
+  for (ThreadHeap* heap = heaps; heap != nullptr; heap = heap->next_free) {
+    heap->in_use = false;
+    last = heap;
+  }
+  last->next_free = free_heaps;
+  free_heaps = heaps;
 }
 
 ThreadHeap* first_heap() noexcept { return all_heaps.load(std::memory_order_acquire); }

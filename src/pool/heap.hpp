@@ -43,11 +43,18 @@ ThreadHeap* attach_heap() noexcept;
 /// given back at exit; its user serialises access to it.
 ThreadHeap* new_shared_heap() noexcept;
 
+/// Takes every free heap (those of exited threads) out of the free list, so
+/// that collect() can tidy them, and puts them back; a thread starting
+/// meanwhile gets a new heap.
+ThreadHeap* take_free_heaps() noexcept;
+void give_back_free_heaps(ThreadHeap* heaps) noexcept;
+
 /// The most recently created heap; the rest follow through next_registered.
 ThreadHeap* first_heap() noexcept;
 
-/// Closes the heap's waiting pages and gives back its empty slabs (pool.cpp).
-void flush_heap(ThreadHeap& heap) noexcept;
+/// Collects, closes and gives back all a heap can before its thread exits
+/// (pool.cpp).
+void trim_abandoned_heap(ThreadHeap& heap) noexcept;
 
 /// Adds `delta` to a heap's byte count; owner only, so a plain load and store.
 inline void count_bytes(ThreadHeap& heap, std::int64_t delta) noexcept {

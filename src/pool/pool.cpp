@@ -323,35 +323,50 @@ void* reallocate(void* pointer, std::size_t size) noexcept {
   return moved;
 }
 
-void collect_thread() noexcept {
-  ThreadHeap* heap = tl_heap;
-  if (heap == nullptr) return;
-  for (ClassLists& lists : heap->classes) {
-    for (Slab* slab = lists.full; slab != nullptr;) {
-      Slab* next = slab->next;
-      collect_remote(*slab, *heap);
-      slab = next;
+namespace {
+
+/// Collects every remote free, closes every waiting page and gives back
+/// every slab without a live block; the current slabs too when `keep_current`
+/// is false (a heap whose thread is gone: its empty slabs would otherwise
+/// stay committed and locked, against the process's lock budget, until a new
+/// thread takes the heap).
+void trim(ThreadHeap& heap, bool keep_current) noexcept {
+  for (ClassLists& lists : heap.classes) {
+    for (Slab* list : {lists.full, lists.available, lists.current}) {
+      for (Slab* slab = list; slab != nullptr;) {
+        Slab* next = slab->list == SlabList::Current ? nullptr : slab->next;
+        collect_remote(*slab, heap);
+        slab = next;
+      }
     }
-    for (Slab* slab = lists.available; slab != nullptr;) {
-      Slab* next = slab->next;
-      collect_remote(*slab, *heap);
-      slab = next;
-    }
-    if (lists.current != nullptr) collect_remote(*lists.current, *heap);
   }
-  flush_pending(*heap);
-  // Slabs that are empty but were not waiting on the batch (policy None or
-  // Eager) go back too.
-  for (ClassLists& lists : heap->classes) {
+  flush_pending(heap);
+  for (ClassLists& lists : heap.classes) {
     for (Slab* slab = lists.available; slab != nullptr;) {
       Slab* next = slab->next;
-      if (slab->live == 0) release_slab(*slab, *heap);
+      if (slab->live == 0) release_slab(*slab, heap);
       slab = next;
+    }
+    if (!keep_current && lists.current != nullptr && lists.current->live == 0) {
+      Slab& current = *lists.current;
+      close_pages(current, current.open_pages);
+      release_slab(current, heap);
     }
   }
 }
 
-void flush_heap(ThreadHeap& heap) noexcept { flush_pending(heap); }
+}  // namespace
+
+void collect_thread() noexcept {
+  if (ThreadHeap* heap = tl_heap) trim(*heap, true);
+  // Heaps whose threads have exited collect nothing by themselves: blocks
+  // other threads free into them stay wiped but open until someone does.
+  ThreadHeap* abandoned = take_free_heaps();
+  for (ThreadHeap* heap = abandoned; heap != nullptr; heap = heap->next_free) trim(*heap, false);
+  give_back_free_heaps(abandoned);
+}
+
+void trim_abandoned_heap(ThreadHeap& heap) noexcept { trim(heap, false); }
 
 void pool_prepare_fork() noexcept { shared_heap_mutex.lock(); }
 void pool_parent_after_fork() noexcept { shared_heap_mutex.unlock(); }

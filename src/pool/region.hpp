@@ -38,7 +38,6 @@ bool ensure_initialised() noexcept;
 bool commit(std::byte* pages, std::size_t bytes, bool* locked) noexcept;
 
 /// Returns wiped pages to the reservation: unlocked, discarded, PROT_NONE.
-/// Failing here would leave memory accessible: the process aborts instead.
 void decommit(std::byte* pages, std::size_t bytes, bool locked) noexcept;
 
 /// A committed slab no heap owns, all its blocks free and zero; null when
