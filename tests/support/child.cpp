@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,7 +23,16 @@ ChildResult run_in_child(const std::function<int()>& body) {
     // want to see the signal itself.
     std::signal(SIGSEGV, SIG_DFL);
     std::signal(SIGBUS, SIG_DFL);
-    const int code = body();
+    // An exception must not escape into the test framework: the child would
+    // go on running the rest of the suite as if it were the parent.
+    int code = 125;
+    try {
+      code = body();
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "uncaught exception in child: %s\n", error.what());
+    } catch (...) {
+      std::fprintf(stderr, "uncaught exception in child\n");
+    }
     std::fflush(nullptr);
     ::_exit(code);
   }

@@ -14,7 +14,8 @@ struct ChildResult {
 };
 
 /// Runs `body` in a forked child whose stdout and stderr go to a pipe; the
-/// child exits with the value `body` returns (or dies trying).
+/// child exits with the value `body` returns (or dies trying), or with 125
+/// if `body` throws (the exception's message is in the output).
 ChildResult run_in_child(const std::function<int()>& body);
 
 }  // namespace secbits::test

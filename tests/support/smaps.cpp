@@ -1,5 +1,6 @@
 #include "support/smaps.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -55,11 +56,54 @@ std::optional<Mapping> mapping_containing(const void* address) {
   return current;
 }
 
+std::vector<Mapping> all_mappings() {
+  std::ifstream smaps("/proc/self/smaps");
+  std::vector<Mapping> mappings;
+  std::string line;
+  while (std::getline(smaps, line)) {
+    Mapping header;
+    if (parse_range(line, &header.start, &header.end, &header.permissions)) {
+      mappings.push_back(header);
+      continue;
+    }
+    if (mappings.empty()) continue;
+    Mapping& current = mappings.back();
+    if (line.rfind("Rss:", 0) == 0) current.rss_kb = kb_field(line);
+    else if (line.rfind("Locked:", 0) == 0) current.locked_kb = kb_field(line);
+    else if (line.rfind("VmFlags:", 0) == 0) {
+      std::istringstream in(line.substr(8));
+      for (std::string flag; in >> flag;) current.flags.insert(flag);
+    }
+  }
+  return mappings;
+}
+
+const Mapping* find_mapping(const std::vector<Mapping>& mappings, const void* address) {
+  const auto target = reinterpret_cast<std::uintptr_t>(address);
+  const auto after = std::upper_bound(mappings.begin(), mappings.end(), target,
+                                      [](std::uintptr_t at, const Mapping& mapping) { return at < mapping.start; });
+  if (after == mappings.begin()) return nullptr;
+  const Mapping& candidate = *(after - 1);
+  return target < candidate.end ? &candidate : nullptr;
+}
+
 std::size_t mapping_count() {
   std::ifstream maps("/proc/self/maps");
   std::size_t count = 0;
   for (std::string line; std::getline(maps, line);) ++count;
   return count;
+}
+
+std::vector<std::pair<std::uintptr_t, std::uintptr_t>> mapping_ranges() {
+  std::ifstream maps("/proc/self/maps");
+  std::vector<std::pair<std::uintptr_t, std::uintptr_t>> ranges;
+  std::uintptr_t start = 0;
+  std::uintptr_t end = 0;
+  std::string permissions;
+  for (std::string line; std::getline(maps, line);) {
+    if (parse_range(line, &start, &end, &permissions)) ranges.emplace_back(start, end);
+  }
+  return ranges;
 }
 
 }  // namespace secbits::test

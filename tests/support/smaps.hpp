@@ -5,6 +5,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace secbits::test {
 
@@ -23,7 +25,18 @@ struct Mapping {
 /// The mapping of this process that contains `address`, if any.
 std::optional<Mapping> mapping_containing(const void* address);
 
+/// Every mapping of this process, in address order, from one read of
+/// /proc/self/smaps (each read walks the page tables of every mapping: under
+/// a sanitizer, with its shadow memory, that is slow enough to matter).
+std::vector<Mapping> all_mappings();
+
+/// The mapping of `mappings` (as from all_mappings()) that contains `address`.
+const Mapping* find_mapping(const std::vector<Mapping>& mappings, const void* address);
+
 /// Number of mappings (VMAs) this process has now.
 std::size_t mapping_count();
+
+/// [start, end) of every mapping of /proc/self/maps, in address order.
+std::vector<std::pair<std::uintptr_t, std::uintptr_t>> mapping_ranges();
 
 }  // namespace secbits::test

@@ -1,0 +1,507 @@
+// What the kernel says about the secure pool's memory, observed on this very
+// process: every API's blocks are in locked, undumpable mappings; freed bytes
+// cannot be read back (zero, or the page is inaccessible, as read through the
+// kernel with support/probe); pages that hold no live block are closed
+// according to the page protection policy; misuse of free() aborts with one
+// line naming the address.
+#include <secbits/secbits.h>
+
+#include <secbits/allocator.hpp>
+#include <secbits/memory_resource.hpp>
+#include <secbits/pool.hpp>
+#include <secbits/secure_new.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory_resource>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/probe.hpp"
+#include "support/smaps.hpp"
+
+namespace {
+
+using secbits::test::observe_memory;
+using secbits::test::page_size;
+
+constexpr unsigned char kSecretByte = 0xA5;
+
+std::uintptr_t address_of(const void* pointer) { return reinterpret_cast<std::uintptr_t>(pointer); }
+const void* pointer_at(std::uintptr_t address) { return reinterpret_cast<const void*>(address); }
+
+// Every mapping that [pointer, pointer + size) touches is locked (VmFlags lo,
+// and the kernel counts all its resident pages as locked) and excluded from
+// core dumps (dd).
+void expect_locked_and_undumpable(const void* pointer, std::size_t size, const std::string& what) {
+  SCOPED_TRACE(what);
+  const std::uintptr_t end = address_of(pointer) + size;
+  for (std::uintptr_t at = address_of(pointer); at < end;) {
+    const auto mapping = secbits::test::mapping_containing(pointer_at(at));
+    ASSERT_TRUE(mapping.has_value()) << "no mapping at " << pointer_at(at);
+    EXPECT_TRUE(mapping->has_flag("lo")) << "not locked: mapping at " << pointer_at(mapping->start);
+    EXPECT_TRUE(mapping->has_flag("dd")) << "would be in a core dump: mapping at " << pointer_at(mapping->start);
+    EXPECT_GT(mapping->rss_kb, 0u);
+    EXPECT_EQ(mapping->locked_kb, mapping->rss_kb) << "mapping at " << pointer_at(mapping->start);
+    at = mapping->end;
+  }
+}
+
+void fill_secret(void* pointer, std::size_t size) { std::memset(pointer, kSecretByte, size); }
+
+// Called right after the block at `pointer` was released: none of its old
+// bytes can be read back.
+void expect_wiped(const void* pointer, std::size_t size, const std::string& what) {
+  const auto state = observe_memory(pointer, size);
+  EXPECT_TRUE(state.wiped_or_inaccessible())
+      << what << ": " << state.nonzero_bytes << " of " << state.readable_bytes << " readable bytes at " << pointer
+      << " still hold data after release";
+}
+
+void expect_inaccessible(const void* pointer, std::size_t size, const std::string& what) {
+  const auto state = observe_memory(pointer, size);
+  EXPECT_TRUE(state.inaccessible()) << what << ": " << state.readable_bytes << " of " << size << " bytes at "
+                                    << pointer << " can still be read";
+}
+
+// Sets a page protection policy for one test and puts the default back, so
+// that tests run in one process do not leak their policy into the next.
+class ScopedPageProtection {
+ public:
+  explicit ScopedPageProtection(secbits_page_protection protection) { secbits_set_page_protection(protection); }
+  ~ScopedPageProtection() { secbits_set_page_protection(SECBITS_PROTECT_CACHED); }
+  ScopedPageProtection(const ScopedPageProtection&) = delete;
+  ScopedPageProtection& operator=(const ScopedPageProtection&) = delete;
+};
+
+// Blocks of one small size, filled with the secret byte over their whole
+// usable size, and the pages that consist of nothing but these blocks: once
+// all of them are freed such a page holds no live block, whoever else uses
+// the pool.
+class SmallBlocks {
+ public:
+  SmallBlocks(std::size_t size, std::size_t count) {
+    std::map<std::uintptr_t, std::size_t> covered_bytes;  // page -> bytes of it inside our blocks
+    const std::size_t page = page_size();
+    for (std::size_t i = 0; i < count; ++i) {
+      void* block = secbits_malloc(size);
+      if (block == nullptr) {
+        ADD_FAILURE() << "secbits_malloc(" << size << ") failed after " << i << " blocks";
+        return;
+      }
+      const std::size_t usable = secbits_usable_size(block);
+      fill_secret(block, usable);
+      blocks_.push_back(block);
+      // Live blocks do not overlap (the unit tests check it), so the bytes
+      // they cover on a page add up.
+      const std::uintptr_t start = address_of(block);
+      const std::uintptr_t end = start + usable;
+      for (std::uintptr_t p = start / page * page; p < end; p += page) {
+        covered_bytes[p] += std::min(end, p + page) - std::max(start, p);
+      }
+    }
+    for (const auto& [start, bytes] : covered_bytes) {
+      if (bytes == page) full_pages_.push_back(start);
+    }
+  }
+  ~SmallBlocks() { free_all(); }
+  SmallBlocks(const SmallBlocks&) = delete;
+  SmallBlocks& operator=(const SmallBlocks&) = delete;
+
+  const std::vector<std::uintptr_t>& full_pages() const { return full_pages_; }
+
+  // Our blocks that overlap the page starting at `page_start`, in address order.
+  std::vector<void*> blocks_on(std::uintptr_t page_start) const {
+    std::vector<void*> on_page;
+    for (void* block : blocks_) {
+      const std::uintptr_t start = address_of(block);
+      if (start < page_start + page_size() && start + secbits_usable_size(block) > page_start) on_page.push_back(block);
+    }
+    std::sort(on_page.begin(), on_page.end());
+    return on_page;
+  }
+
+  void free_block(void* block) {
+    const auto it = std::find(blocks_.begin(), blocks_.end(), block);
+    ASSERT_NE(it, blocks_.end());
+    blocks_.erase(it);
+    secbits_free(block);
+  }
+
+  void free_all() {
+    for (void* block : blocks_) secbits_free(block);
+    blocks_.clear();
+  }
+
+ private:
+  std::vector<void*> blocks_;
+  std::vector<std::uintptr_t> full_pages_;
+};
+
+// Enough 256-byte blocks (256 KiB) that some pages are made of nothing else,
+// even when earlier tests left the size class's slabs with scattered free
+// blocks.
+constexpr std::size_t kPageFillBlocks = 1024;
+
+// ---------------------------------------------------------------- locked and undumpable
+
+TEST(PoolMemory, EveryApiServesLockedUndumpableMemory) {
+  void* small = secbits_malloc(100);
+  void* medium = secbits_malloc(5000);
+  void* zeroed = secbits_calloc(10, 100);
+  void* aligned = secbits_aligned_alloc(std::size_t{1} << 16, 100);
+  void* large = secbits_malloc(std::size_t{1} << 20);
+  auto* object = secbits::secure_new<std::array<char, 300>>();
+  secbits::secure_vector<int> numbers(1000, 7);
+  std::pmr::memory_resource* resource = secbits::secure_memory_resource();
+  void* from_resource = resource->allocate(700, 64);
+  std::pmr::vector<std::uint64_t> pmr_numbers(3000, 1, resource);
+  ASSERT_TRUE(small && medium && zeroed && aligned && large);
+
+  expect_locked_and_undumpable(small, 100, "secbits_malloc(100)");
+  expect_locked_and_undumpable(medium, 5000, "secbits_malloc(5000)");
+  expect_locked_and_undumpable(zeroed, 1000, "secbits_calloc(10, 100)");
+  expect_locked_and_undumpable(aligned, 100, "secbits_aligned_alloc(64 KiB, 100)");
+  expect_locked_and_undumpable(large, std::size_t{1} << 20, "secbits_malloc(1 MiB)");
+  expect_locked_and_undumpable(object, sizeof *object, "secure_new");
+  expect_locked_and_undumpable(numbers.data(), numbers.size() * sizeof(int), "secure_vector");
+  expect_locked_and_undumpable(from_resource, 700, "secure_memory_resource()->allocate");
+  expect_locked_and_undumpable(pmr_numbers.data(), pmr_numbers.size() * sizeof(std::uint64_t), "std::pmr::vector");
+
+  resource->deallocate(from_resource, 700, 64);
+  secbits::secure_delete(object);
+  for (void* p : {small, medium, zeroed, aligned, large}) secbits_free(p);
+}
+
+// ---------------------------------------------------------------- wiped on release
+
+TEST(PoolMemory, FreedBlocksOfEveryApiCannotBeReadBack) {
+  for (const std::size_t size : {std::size_t{16}, std::size_t{100}, std::size_t{256}, std::size_t{4000},
+                                 std::size_t{16384}, std::size_t{16385}, std::size_t{100000}}) {
+    void* p = secbits_malloc(size);
+    ASSERT_NE(p, nullptr);
+    const std::size_t usable = secbits_usable_size(p);
+    fill_secret(p, usable);
+    secbits_free(p);
+    expect_wiped(p, usable, "secbits_free of a " + std::to_string(size) + "-byte block");
+  }
+
+  void* zeroed = secbits_calloc(30, 10);
+  ASSERT_NE(zeroed, nullptr);
+  fill_secret(zeroed, 300);
+  secbits_free(zeroed);
+  expect_wiped(zeroed, 300, "secbits_calloc");
+
+  void* aligned = secbits_aligned_alloc(4096, 3000);
+  ASSERT_NE(aligned, nullptr);
+  fill_secret(aligned, 3000);
+  secbits_free(aligned);
+  expect_wiped(aligned, 3000, "secbits_aligned_alloc(4096, 3000)");
+
+  auto* object = secbits::secure_new<std::array<unsigned char, 400>>();
+  object->fill(kSecretByte);
+  secbits::secure_delete(object);
+  expect_wiped(object, sizeof *object, "secure_delete");
+
+  std::pmr::memory_resource* resource = secbits::secure_memory_resource();
+  void* from_resource = resource->allocate(900, 128);
+  fill_secret(from_resource, 900);
+  resource->deallocate(from_resource, 900, 128);
+  expect_wiped(from_resource, 900, "secure_memory_resource()->deallocate");
+
+  const char* characters = nullptr;
+  {
+    secbits::secure_string secret(5000, static_cast<char>(kSecretByte));
+    characters = secret.data();
+  }
+  expect_wiped(characters, 5000, "secure_string destroyed");
+}
+
+TEST(PoolMemory, ReallocThatMovesLeavesNothingAtTheOldAddress) {
+  for (const auto& [from, to] : {std::pair<std::size_t, std::size_t>{64, 5000}, {1000, 100000}, {100000, 3000000},
+                                 {200000, 100}}) {
+    void* old_block = secbits_malloc(from);
+    ASSERT_NE(old_block, nullptr);
+    fill_secret(old_block, from);
+    void* new_block = secbits_realloc(old_block, to);
+    ASSERT_NE(new_block, nullptr);
+    if (new_block != old_block) {
+      expect_wiped(old_block, from, "realloc " + std::to_string(from) + " -> " + std::to_string(to));
+    }
+    secbits_free(new_block);
+  }
+}
+
+TEST(PoolMemory, ReallocThatShrinksInPlaceLeavesNothingBeyondTheNewEnd) {
+  for (const auto& [from, to] : {std::pair<std::size_t, std::size_t>{300000, 70000}, {std::size_t{1} << 20, 20000},
+                                 {3 << 20, 1 << 20}, {16384, 5000}}) {
+    void* block = secbits_malloc(from);
+    ASSERT_NE(block, nullptr);
+    const std::size_t old_usable = secbits_usable_size(block);
+    fill_secret(block, old_usable);
+    void* shrunk = secbits_realloc(block, to);
+    ASSERT_NE(shrunk, nullptr);
+    const std::string what = "realloc " + std::to_string(from) + " -> " + std::to_string(to);
+    if (shrunk != block) {
+      expect_wiped(block, old_usable, what + " (moved)");
+    } else {
+      const std::size_t new_usable = secbits_usable_size(shrunk);
+      if (new_usable < old_usable) {
+        expect_wiped(static_cast<char*>(block) + new_usable, old_usable - new_usable, what + ", the cut-off tail");
+      }
+    }
+    secbits_free(shrunk);
+  }
+}
+
+TEST(PoolMemory, GrowingSecureVectorLeavesNoCopyInItsOldBuffers) {
+  secbits::secure_vector<unsigned char> secret;
+  std::size_t moves = 0;
+  for (int i = 0; i < 200000; ++i) {
+    const unsigned char* old_data = secret.data();
+    const std::size_t old_size = secret.size();
+    secret.push_back(kSecretByte);
+    if (secret.data() != old_data && old_data != nullptr) {
+      ++moves;
+      expect_wiped(old_data, old_size, "buffer of " + std::to_string(old_size) + " bytes left behind by growth");
+    }
+  }
+  EXPECT_GE(moves, 10u);  // the vector did go through small classes and page runs
+}
+
+TEST(PoolMemory, FreedLargeBlockIsInaccessibleAtOnce) {
+  for (const std::size_t size : {std::size_t{16385}, std::size_t{64} << 10, std::size_t{3} << 20}) {
+    void* p = secbits_malloc(size);
+    ASSERT_NE(p, nullptr);
+    const std::size_t usable = secbits_usable_size(p);
+    fill_secret(p, usable);
+    secbits_free(p);
+    expect_inaccessible(p, usable, "large block of " + std::to_string(size) + " bytes after free");
+    // owns() is a range compare: asking about a closed page must not fault.
+    EXPECT_TRUE(secbits_owns(p));
+  }
+}
+
+TEST(PoolMemory, LargeBlockLiesBetweenInaccessibleGuardPages) {
+  const std::size_t page = page_size();
+  void* plain = secbits_malloc(std::size_t{64} << 10);
+  void* aligned = secbits_aligned_alloc(std::size_t{1} << 20, std::size_t{100} << 10);
+  ASSERT_TRUE(plain && aligned);
+  for (void* p : {plain, aligned}) {
+    const std::uintptr_t first_page = address_of(p) / page * page;
+    const std::uintptr_t end = address_of(p) + secbits_usable_size(p);
+    const std::uintptr_t page_after = (end + page - 1) / page * page;
+    EXPECT_EQ(observe_memory(p, secbits_usable_size(p)).unreadable_bytes, 0u) << "the block itself is open";
+    EXPECT_FALSE(secbits::test::is_readable(pointer_at(first_page - 1))) << "page before block " << p;
+    EXPECT_FALSE(secbits::test::is_readable(pointer_at(page_after))) << "page after block " << p;
+  }
+  secbits_free(plain);
+  secbits_free(aligned);
+}
+
+// ---------------------------------------------------------------- page protection policies
+
+TEST(PoolPageProtection, EagerClosesAPageOnTheFreeThatEmptiesIt) {
+  ScopedPageProtection eager(SECBITS_PROTECT_EAGER);
+  SmallBlocks blocks(256, kPageFillBlocks);
+  ASSERT_FALSE(blocks.full_pages().empty()) << "no page made only of our 256-byte blocks";
+  const std::uintptr_t page = blocks.full_pages().front();
+  const auto on_page = blocks.blocks_on(page);
+  ASSERT_GE(on_page.size(), 2u);
+
+  for (std::size_t i = 0; i + 1 < on_page.size(); ++i) blocks.free_block(on_page[i]);
+  // One live block left: the page must stay open, the freed blocks zero.
+  void* last = on_page.back();
+  const auto* last_bytes = static_cast<const unsigned char*>(last);
+  EXPECT_EQ(last_bytes[0], kSecretByte);
+  EXPECT_EQ(last_bytes[secbits_usable_size(last) - 1], kSecretByte);
+  for (std::size_t i = 0; i + 1 < on_page.size(); ++i) {
+    const auto state = observe_memory(on_page[i], 256);
+    EXPECT_EQ(state.readable_bytes, 256u) << "page closed while it still holds a live block";
+    EXPECT_EQ(state.nonzero_bytes, 0u) << "freed block " << on_page[i] << " not wiped";
+  }
+
+  blocks.free_block(last);
+  expect_inaccessible(pointer_at(page), page_size(), "page emptied under SECBITS_PROTECT_EAGER");
+
+  blocks.free_all();
+  for (const std::uintptr_t full : blocks.full_pages()) {
+    expect_inaccessible(pointer_at(full), page_size(), "page emptied under SECBITS_PROTECT_EAGER");
+  }
+}
+
+TEST(PoolPageProtection, ClosedPagesReopenLockedAndZeroedForNewBlocks) {
+  ScopedPageProtection eager(SECBITS_PROTECT_EAGER);
+  {
+    SmallBlocks first(256, kPageFillBlocks);
+    ASSERT_FALSE(first.full_pages().empty());
+    const std::uintptr_t page = first.full_pages().front();
+    first.free_all();
+    ASSERT_FALSE(secbits::test::is_readable(pointer_at(page))) << "precondition: the emptied page is closed";
+  }
+  // The pool now has closed pages of this size class to hand out again.
+  std::vector<void*> fresh;
+  for (int i = 0; i < 128; ++i) {
+    void* p = secbits_malloc(256);
+    ASSERT_NE(p, nullptr);
+    const auto* bytes = static_cast<const unsigned char*>(p);  // faults here if the pool forgot to reopen
+    EXPECT_TRUE(std::all_of(bytes, bytes + 256, [](unsigned char b) { return b == 0; })) << "block " << p;
+    fill_secret(p, 256);
+    fresh.push_back(p);
+  }
+  std::vector<std::uintptr_t> pages;
+  for (void* p : fresh) pages.push_back(address_of(p) / page_size() * page_size());
+  std::sort(pages.begin(), pages.end());
+  pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
+  for (const std::uintptr_t page : pages) expect_locked_and_undumpable(pointer_at(page), 1, "reopened page");
+  for (void* p : fresh) secbits_free(p);
+}
+
+TEST(PoolPageProtection, CachedClosesEmptyPagesOnCollect) {
+  ScopedPageProtection cached(SECBITS_PROTECT_CACHED);
+  SmallBlocks blocks(256, kPageFillBlocks);
+  ASSERT_FALSE(blocks.full_pages().empty()) << "no page made only of our 256-byte blocks";
+  blocks.free_all();
+  for (const std::uintptr_t page : blocks.full_pages()) {
+    expect_wiped(pointer_at(page), page_size(), "empty page before secbits_collect");
+  }
+  secbits_collect();
+  for (const std::uintptr_t page : blocks.full_pages()) {
+    expect_inaccessible(pointer_at(page), page_size(), "empty page after secbits_collect");
+  }
+}
+
+TEST(PoolPageProtection, CachedKeepsAtMostAboutOneMiBOfEmptyPagesOpenWithoutCollect) {
+  ScopedPageProtection cached(SECBITS_PROTECT_CACHED);
+  constexpr std::size_t kTotal = std::size_t{4} << 20;
+  constexpr std::size_t kAllowedOpen = std::size_t{2} << 20;  // "about 1 MiB" with room to spare
+  SmallBlocks blocks(256, kTotal / 256);
+  ASSERT_GE(blocks.full_pages().size() * page_size(), kTotal / 2);
+  blocks.free_all();
+  std::size_t open_bytes = 0;
+  std::size_t nonzero = 0;
+  for (const std::uintptr_t page : blocks.full_pages()) {
+    const auto state = observe_memory(pointer_at(page), page_size());
+    open_bytes += state.readable_bytes;
+    nonzero += state.nonzero_bytes;
+  }
+  EXPECT_EQ(nonzero, 0u);
+  EXPECT_LE(open_bytes, kAllowedOpen) << "empty pages left open after freeing " << kTotal << " bytes of small blocks";
+  secbits_collect();
+  open_bytes = 0;
+  for (const std::uintptr_t page : blocks.full_pages()) {
+    open_bytes += observe_memory(pointer_at(page), page_size()).readable_bytes;
+  }
+  EXPECT_EQ(open_bytes, 0u) << "empty pages left open after secbits_collect";
+}
+
+TEST(PoolPageProtection, NoneLeavesEmptyPagesReadableButZero) {
+  ScopedPageProtection none(SECBITS_PROTECT_NONE);
+  // Few enough blocks to stay in the slab the pool is allocating from: a slab
+  // left without any live block may be given back to the reservation, which
+  // closes it whatever the policy (as secbits_collect() documents).
+  SmallBlocks blocks(256, 128);
+  ASSERT_FALSE(blocks.full_pages().empty()) << "no page made only of our 256-byte blocks";
+  blocks.free_all();
+  for (const std::uintptr_t page : blocks.full_pages()) {
+    const auto state = observe_memory(pointer_at(page), page_size());
+    EXPECT_EQ(state.readable_bytes, page_size()) << "page closed under SECBITS_PROTECT_NONE";
+    EXPECT_EQ(state.nonzero_bytes, 0u) << "freed blocks not wiped";
+  }
+}
+
+// ---------------------------------------------------------------- misuse aborts
+
+// The message must be one line that names exactly `address` as 0x%lx.
+std::string abort_message(const std::string& words, const void* address) {
+  char hex[32];
+  std::snprintf(hex, sizeof hex, "0x%lx", static_cast<unsigned long>(address_of(address)));
+  return "secbits: [^\n]*" + words + "[^\n]*" + hex + "([^0-9a-fx\n][^\n]*)?\n";
+}
+
+// Forked death tests: the child must abort on the very address the parent
+// computed the expected message from.
+class PoolAbort : public ::testing::Test {
+ protected:
+  void SetUp() override { GTEST_FLAG_SET(death_test_style, "fast"); }
+};
+
+TEST_F(PoolAbort, DoubleFreeOfSmallBlockNamesTheAddress) {
+  void* p = secbits_malloc(64);
+  ASSERT_NE(p, nullptr);
+  secbits_free(p);
+  EXPECT_DEATH(secbits_free(p), abort_message("double free", p));
+}
+
+TEST_F(PoolAbort, DoubleFreeOfSmallBlockOnClosedPageNamesTheAddress) {
+  ScopedPageProtection eager(SECBITS_PROTECT_EAGER);
+  SmallBlocks blocks(256, 128);  // one slab, which stays in use: see NoneLeavesEmptyPagesReadableButZero
+  ASSERT_FALSE(blocks.full_pages().empty());
+  void* p = blocks.blocks_on(blocks.full_pages().front()).front();
+  blocks.free_all();
+  ASSERT_FALSE(secbits::test::is_readable(p));
+  EXPECT_DEATH(secbits_free(p), abort_message("double free", p));
+}
+
+// A block freed by its owner and again by another thread, or the other way
+// round, takes the pool's remote path for one of the two frees.
+TEST_F(PoolAbort, DoubleFreeFromAnotherThreadNamesTheAddress) {
+  void* p = secbits_malloc(64);
+  ASSERT_NE(p, nullptr);
+  secbits_free(p);
+  EXPECT_DEATH(std::thread([p] { secbits_free(p); }).join(), abort_message("double free", p));
+}
+
+TEST_F(PoolAbort, DoubleFreeAfterAnotherThreadFreedTheBlockNamesTheAddress) {
+  void* p = secbits_malloc(64);
+  ASSERT_NE(p, nullptr);
+  std::thread([p] { secbits_free(p); }).join();
+  EXPECT_DEATH(secbits_free(p), abort_message("double free", p));
+}
+
+TEST_F(PoolAbort, DoubleFreeOfLargeBlockNamesTheAddress) {
+  void* p = secbits_malloc(std::size_t{64} << 10);
+  ASSERT_NE(p, nullptr);
+  secbits_free(p);
+  EXPECT_DEATH(secbits_free(p), abort_message("(double free|invalid)", p));
+}
+
+TEST_F(PoolAbort, InteriorPointerOfSmallBlockNamesTheAddress) {
+  auto* p = static_cast<char*>(secbits_malloc(64));
+  ASSERT_NE(p, nullptr);
+  EXPECT_DEATH(secbits_free(p + 16), abort_message("invalid", p + 16));
+  secbits_free(p);
+}
+
+TEST_F(PoolAbort, InteriorPointerOfLargeBlockNamesTheAddress) {
+  auto* p = static_cast<char*>(secbits_malloc(std::size_t{64} << 10));
+  ASSERT_NE(p, nullptr);
+  EXPECT_DEATH(secbits_free(p + 4096), abort_message("invalid", p + 4096));
+  secbits_free(p);
+}
+
+// The contract names no wording for a pointer outside the pool, only that it
+// aborts like the others, naming the address.
+constexpr const char* kNotOwned = "(invalid|not own)";
+
+TEST_F(PoolAbort, FreeOfStackAddressNamesTheAddress) {
+  int on_stack = 0;
+  EXPECT_DEATH(secbits_free(&on_stack), abort_message(kNotOwned, &on_stack));
+}
+
+TEST_F(PoolAbort, FreeOfLibcMallocMemoryNamesTheAddress) {
+  void* from_libc = std::malloc(64);
+  ASSERT_NE(from_libc, nullptr);
+  EXPECT_DEATH(secbits_free(from_libc), abort_message(kNotOwned, from_libc));
+  std::free(from_libc);
+}
+
+}  // namespace
