@@ -9,20 +9,15 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
-#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "common/proc_smaps.hpp"
+
 namespace {
 
-struct Mapping {
-  unsigned long start = 0, end = 0;
-  std::string permissions, name;
-  unsigned long rss_kb = 0, locked_kb = 0;
-  std::set<std::string> flags;
-  bool has(const char* flag) const { return flags.count(flag) != 0; }
-};
+using secbits::tools::Mapping;
 
 struct Process {
   std::string pid, name, mode = "all";
@@ -53,30 +48,6 @@ std::string read_file(const std::string& path, bool required) {
   return text.str();
 }
 
-void parse_smaps(const std::string& text, Process& process) {
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream in(line);
-    std::string first;
-    in >> first;
-    const auto dash = first.find('-');
-    if (dash != std::string::npos && first.find(':') == std::string::npos) {
-      Mapping mapping;
-      mapping.start = std::stoul(first.substr(0, dash), nullptr, 16);
-      mapping.end = std::stoul(first.substr(dash + 1), nullptr, 16);
-      std::string offset, device, inode;
-      in >> mapping.permissions >> offset >> device >> inode;
-      std::getline(in >> std::ws, mapping.name);
-      process.mappings.push_back(mapping);
-    } else if (!process.mappings.empty()) {
-      Mapping& mapping = process.mappings.back();
-      if (first == "Rss:") in >> mapping.rss_kb;
-      else if (first == "Locked:") in >> mapping.locked_kb;
-      else if (first == "VmFlags:") for (std::string flag; in >> flag;) mapping.flags.insert(flag);
-    }
-  }
-}
-
 Process examine(const std::string& pid) {
   Process process;
   process.pid = pid;
@@ -84,7 +55,8 @@ Process examine(const std::string& pid) {
   const std::string smaps = read_file(proc + "/smaps", true);
   // A process that exits between open and read leaves an empty file.
   if (smaps.empty()) cannot_examine("cannot read", proc + "/smaps", ENOENT);
-  parse_smaps(smaps, process);
+  std::istringstream smaps_stream(smaps);
+  process.mappings = secbits::tools::parse_smaps(smaps_stream);
 
   std::istringstream status(read_file(proc + "/status", true));
   for (std::string line; std::getline(status, line);) {

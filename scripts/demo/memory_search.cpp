@@ -7,39 +7,19 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <unistd.h>
 #include <vector>
 
+#include "common/proc_smaps.hpp"
+
 namespace {
 
-struct Mapping {
-  unsigned long start = 0, end = 0;
-  std::string name;
-  unsigned long rss_kb = 0;
-};
+using secbits::tools::Mapping;
 
 std::vector<Mapping> resident_mappings(const std::string& pid) {
   std::ifstream smaps("/proc/" + pid + "/smaps");
-  std::vector<Mapping> mappings;
-  for (std::string line; std::getline(smaps, line);) {
-    std::istringstream in(line);
-    std::string first;
-    in >> first;
-    const auto dash = first.find('-');
-    if (dash != std::string::npos && first.find(':') == std::string::npos) {
-      Mapping mapping;
-      mapping.start = std::stoul(first.substr(0, dash), nullptr, 16);
-      mapping.end = std::stoul(first.substr(dash + 1), nullptr, 16);
-      std::string skip;
-      in >> skip >> skip >> skip >> skip;
-      std::getline(in >> std::ws, mapping.name);
-      mappings.push_back(mapping);
-    } else if (first == "Rss:" && !mappings.empty()) {
-      in >> mappings.back().rss_kb;
-    }
-  }
+  std::vector<Mapping> mappings = secbits::tools::parse_smaps(smaps);
   // Untouched address space holds nothing, and reading it would make the
   // kernel fault in zero pages for nothing (the pool reserves many GiB).
   std::erase_if(mappings, [](const Mapping& m) {

@@ -9,12 +9,13 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
+
+#include "common/proc_smaps.hpp"
 
 namespace {
 
@@ -29,46 +30,12 @@ bool read_line(std::vector<unsigned char>& line) {
   return !line.empty();
 }
 
-struct Region {
-  std::string range, permissions, flags;
-  long rss_kb = 0, locked_kb = 0;
-};
-
-Region region_of(const void* address) {
-  const auto target = reinterpret_cast<unsigned long>(address);
+secbits::tools::Mapping region_of(const void* address) {
   std::ifstream smaps("/proc/self/smaps");
-  Region region;
-  bool inside = false;
-  for (std::string line; std::getline(smaps, line);) {
-    std::istringstream in(line);
-    std::string first;
-    in >> first;
-    const auto dash = first.find('-');
-    if (dash != std::string::npos && first.find(':') == std::string::npos) {
-      if (inside) break;
-      const unsigned long start = std::stoul(first.substr(0, dash), nullptr, 16);
-      const unsigned long end = std::stoul(first.substr(dash + 1), nullptr, 16);
-      inside = target >= start && target < end;
-      if (inside) {
-        region.range = first;
-        in >> region.permissions;
-      }
-    } else if (inside && first == "Rss:") {
-      in >> region.rss_kb;
-    } else if (inside && first == "Locked:") {
-      in >> region.locked_kb;
-    } else if (inside && first == "VmFlags:") {
-      std::getline(in, region.flags);
-    }
+  for (const auto& mapping : secbits::tools::parse_smaps(smaps)) {
+    if (mapping.contains(reinterpret_cast<unsigned long>(address))) return mapping;
   }
-  return region;
-}
-
-bool has_flag(const Region& region, const std::string& flag) {
-  std::istringstream in(region.flags);
-  for (std::string f; in >> f;)
-    if (f == flag) return true;
-  return false;
+  return {};
 }
 
 const char* yes_no(bool value) { return value ? "yes" : "NO"; }
@@ -87,13 +54,14 @@ int main() {
   auto* plain = new std::string(plain_input.begin(), plain_input.end());
 
   const std::byte* where = secret.read().data();
-  const Region region = region_of(where);
+  const secbits::tools::Mapping region = region_of(where);
   std::cout << "1. Where the secret lives (/proc/self/smaps of this process):\n"
-            << "   region " << region.range << ", access at rest '" << region.permissions << "'\n"
-            << "   locked in RAM, never swapped (lo):    " << yes_no(has_flag(region, "lo")) << "  (Locked "
+            << "   region " << std::hex << region.start << "-" << region.end << std::dec << ", access at rest '"
+            << region.permissions << "'\n"
+            << "   locked in RAM, never swapped (lo):    " << yes_no(region.has("lo")) << "  (Locked "
             << region.locked_kb << " kB of Rss " << region.rss_kb << " kB)\n"
-            << "   left out of core dumps (dd):         " << yes_no(has_flag(region, "dd")) << "\n"
-            << "   zero-filled in a forked child (wf):  " << yes_no(has_flag(region, "wf")) << "\n";
+            << "   left out of core dumps (dd):         " << yes_no(region.has("dd")) << "\n"
+            << "   zero-filled in a forked child (wf):  " << yes_no(region.has("wf")) << "\n";
 
   std::cout << "2. Touching the secret while no view is open:\n" << std::flush;
   const pid_t child = ::fork();
