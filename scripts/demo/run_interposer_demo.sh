@@ -42,8 +42,11 @@ run() {  # LABEL COMMAND...
   local label=$1
   shift
   coproc PROGRAM { "$@" "$work/credentials"; }
+  # bash unsets PROGRAM and PROGRAM_PID as soon as the coprocess exits: keep copies.
+  program_pid=$PROGRAM_PID
+  exec {from_program}<&"${PROGRAM[0]}" {to_program}>&"${PROGRAM[1]}"
   local line pid="" address=""
-  while IFS= read -r line <&"${PROGRAM[0]}"; do
+  while IFS= read -r line <&"$from_program"; do
     case $line in
       READY\ *) read -r _ pid address <<<"$line"; break ;;
       *) echo "$line" ;;
@@ -56,8 +59,9 @@ run() {  # LABEL COMMAND...
   gcore -o "$work/core-$label" "$pid" >"$work/gcore.log" 2>&1 || { cat "$work/gcore.log" >&2; exit 1; }
   if LC_ALL=C grep -aqF -- "$password" "$work/core-$label.$pid"; then core_hit[$label]=FOUND; else core_hit[$label]=absent; fi
   if "$search" "$pid" "$password" >"$work/where-$label"; then memory_hit[$label]=FOUND; else memory_hit[$label]=absent; fi
-  echo done >&"${PROGRAM[1]}"
-  wait "$PROGRAM_PID" || true
+  echo done >&"$to_program"
+  wait "$program_pid" || true
+  exec {from_program}<&- {to_program}>&-
 }
 
 echo "1. Plain run (glibc malloc):"

@@ -15,9 +15,12 @@ protected="protected-$(random_word)"
 ordinary="ordinary-$(random_word)"
 
 coproc HOLDER { "$program"; }
-printf '%s\n%s\n' "$protected" "$ordinary" >&"${HOLDER[1]}"
+# bash unsets HOLDER and HOLDER_PID as soon as the coprocess exits: keep copies.
+holder_pid=$HOLDER_PID
+exec {from_program}<&"${HOLDER[0]}" {to_program}>&"${HOLDER[1]}"
+printf '%s\n%s\n' "$protected" "$ordinary" >&"$to_program"
 pid=""
-while IFS= read -r line <&"${HOLDER[0]}"; do
+while IFS= read -r line <&"$from_program"; do
   case $line in
     READY\ *) pid=${line#READY }; break ;;
     *) echo "$line" ;;
@@ -36,8 +39,8 @@ if ! gcore -o "$work/core" "$pid" >"$work/gcore.log" 2>&1; then
 fi
 core="$work/core.$pid"
 echo "   core file: $(du -k "$core" | cut -f1) kB"
-printf 'done\n' >&"${HOLDER[1]}"
-wait "$HOLDER_PID" || true
+printf 'done\n' >&"$to_program"
+wait "$holder_pid" || true
 
 found() { LC_ALL=C grep -aqF -- "$1" "$core"; }
 status=0
