@@ -26,7 +26,9 @@ SECBITS_API PoolStats stats() noexcept;
 /// The pool's lock policy; LockPolicy::Strict unless changed.
 SECBITS_API void set_lock_policy(LockPolicy policy) noexcept;
 SECBITS_API void set_page_protection(PageProtection protection) noexcept;
-/// Closes the calling thread's empty pages now and returns its empty slabs.
+/// secbits_collect(): collects blocks other threads freed into the calling
+/// thread's slabs, closes its empty pages, returns its empty slabs, and does
+/// the same for the heaps of threads that have exited.
 SECBITS_API void collect() noexcept;
 
 }  // namespace secbits

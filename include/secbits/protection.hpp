@@ -17,9 +17,12 @@ enum class LockPolicy { Strict, Degrade };
 /// When the secure pool returns pages that hold no live block to PROT_NONE
 /// (SecMem and SecBytes manage their own protection through views):
 ///  - Cached: once a bounded number of such pages (1 MiB per thread) has
-///    gathered, in one batch, so most frees make no syscall (the default);
+///    gathered, in one batch, or on collect(); most frees make no syscall
+///    (the default);
 ///  - Eager: on the free that empties the page (a syscall on that free);
-///  - None: never; freed blocks are still wiped.
+///  - None: not while their slab is in use; freed blocks are still wiped.
+/// A block freed by another thread than its owner is wiped at once; its page
+/// closes when the owner next collects (see secbits.h).
 enum class PageProtection { Cached, Eager, None };
 
 }  // namespace secbits

@@ -38,9 +38,16 @@ enum secbits_lock_policy { SECBITS_LOCK_STRICT = 0, SECBITS_LOCK_DEGRADE = 1 };
 
 /** When pages that hold no live block go back to PROT_NONE:
  *  CACHED: after a bounded number of such pages per thread (1 MiB) have
- *          gathered, in one batch; no syscall on most frees (the default);
+ *          gathered, in one batch, or on secbits_collect(); the pages of the
+ *          slab a thread allocates from stay open until then; no syscall on
+ *          most frees (the default);
  *  EAGER:  on the free that empties the page (a syscall on that free);
- *  NONE:   never (blocks are still wiped). */
+ *  NONE:   not while their slab is in use (blocks are still wiped); a slab
+ *          given back empty is closed all the same.
+ * A free from another thread than the block's owner is wiped at once but
+ * never touches the owner's page counts (that is what keeps it lock-free):
+ * under every policy its page closes when the owner next collects (its next
+ * allocation that runs out of blocks, or secbits_collect()). */
 enum secbits_page_protection {
   SECBITS_PROTECT_CACHED = 0,
   SECBITS_PROTECT_EAGER = 1,
@@ -59,15 +66,19 @@ SECBITS_C_API void* secbits_aligned_alloc(size_t alignment, size_t size);
  * double free or a pointer into the middle of a block aborts the process
  * with one line on stderr naming the address. errno is preserved. */
 SECBITS_C_API void secbits_free(void* pointer);
-/** Bytes usable at pointer (at least what was asked); 0 for NULL. */
+/** Bytes usable at pointer (at least what was asked); 0 for NULL. A pointer
+ * that does not start a live block of the pool aborts, as secbits_free does. */
 SECBITS_C_API size_t secbits_usable_size(const void* pointer);
 /** 1 if pointer lies in the pool's reserved range, else 0. Touches no memory. */
 SECBITS_C_API int secbits_owns(const void* pointer);
+/** Reads /proc/self/maps (for `vmas`): meant for monitoring, not hot loops. */
 SECBITS_C_API void secbits_stats(struct secbits_stats* out);
 
 SECBITS_C_API void secbits_set_lock_policy(enum secbits_lock_policy policy);
 SECBITS_C_API void secbits_set_page_protection(enum secbits_page_protection protection);
-/** Closes the calling thread's empty pages now and returns its empty slabs. */
+/** Collects the blocks other threads freed into the calling thread's slabs,
+ * closes its empty pages and returns its empty slabs; does the same for the
+ * heaps of threads that have exited. */
 SECBITS_C_API void secbits_collect(void);
 
 /** Enter and leave a secure scope on the calling thread (nestable; see
