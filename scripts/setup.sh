@@ -12,6 +12,7 @@ packages=(
   # the interposer's real-program suite (tests/real_programs)
   python3 libpython3.11-testsuite sqlite3 git perl openssl openssh-client
   bash coreutils binutils tar gzip findutils
+  time                                      # the whole-process benchmark (GNU time)
 )
 
 missing=()

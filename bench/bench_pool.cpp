@@ -1,0 +1,362 @@
+// The secure pool against the allocators a program would otherwise use for
+// secrets (libsodium, OpenSSL's secure heap, Botan 2's mlock pool) and against
+// the general-purpose allocators it has to stay close to (jemalloc, glibc), in
+// one run so that the ratios are taken on the same machine at the same time.
+//
+// Every benchmark is named <pattern>/<allocator>/<bytes>:
+//   a  alloc-then-free, one object at a time;
+//   b  kBatch live objects, then freed in a random order (the permutation is
+//      made before the timed loop);
+//   c  pattern b on two threads at once (->Threads(2)).
+// Every object is touched once per 64 bytes (one byte written) after it is
+// allocated. The counter `pairs` is the number of alloc+free pairs one thread
+// makes per iteration; ns per pair is real_time * threads / pairs (Google
+// Benchmark divides the wall time of a threaded run by the iterations of all
+// threads). scripts/bench.sh turns the JSON output into ratio tables.
+//
+// This binary links jemalloc, whose libjemalloc.so exports malloc and free: it
+// is the malloc of the whole process here (Google Benchmark, libcrypto, Botan
+// and libsecbits included). glibc's allocator is therefore measured through
+// __libc_malloc and __libc_free, which glibc exports for this purpose.
+
+// Botan marks <botan/locking_allocator.h> "will be made internal" with a GCC
+// warning pragma, which -Werror would turn into an error.
+#define BOTAN_NO_DEPRECATED_WARNINGS 1
+
+#include <secbits/secbits.h>
+#include <secbits/secure_new.hpp>
+
+#include <benchmark/benchmark.h>
+#include <botan/locking_allocator.h>
+#include <jemalloc/jemalloc.h>
+#include <openssl/crypto.h>
+#include <sodium.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+extern "C" {
+void* __libc_malloc(std::size_t size);
+void __libc_free(void* pointer);
+}
+
+namespace {
+
+constexpr std::size_t kSizes[] = {16, 32, 64, 128, 256, 512, 1024, 4096, 16384, 65536};
+constexpr std::size_t kBatch = 1000;                          // live objects per thread, patterns b and c
+constexpr std::size_t kOpenSslHeap = std::size_t{256} << 20;  // 2 threads x 1,000 x 64 KiB = 125 MiB live at most
+constexpr std::size_t kOpenSslMinSize = 16;
+
+// ---------------------------------------------------------------------------
+// The allocators. Each has alloc(size) (nullptr when it will not serve the
+// request) and release(pointer, size), a name used in the benchmark names,
+// and owned(pointer): whether a block really came from the allocator's own
+// (locked) memory, checked once per benchmark outside the timed loop.
+
+struct SecbitsC {
+  static constexpr bool is_secbits = true;
+  static constexpr const char* name = "secbits_c";
+  static constexpr double min_time = 0;  // 0: --benchmark_min_time decides
+  template <std::size_t N>
+  static void* alloc() { return secbits_malloc(N); }
+  template <std::size_t N>
+  static void release(void* pointer) { secbits_free(pointer); }
+  static bool owned(void* pointer) { return secbits_owns(pointer) == 1; }
+};
+
+// secure_new<Blob<N>> / secure_delete: the typed C++ front end. Blob's
+// constructor is user-provided and empty, so secure_new does not zero the
+// object again (the pool hands out zeroed blocks).
+template <std::size_t N>
+struct Blob {
+  Blob() noexcept {}
+  unsigned char bytes[N];
+};
+
+struct SecbitsCpp {
+  static constexpr bool is_secbits = true;
+  static constexpr const char* name = "secbits_cpp";
+  static constexpr double min_time = 0;
+  template <std::size_t N>
+  static void* alloc() { return secbits::secure_new<Blob<N>>(); }
+  template <std::size_t N>
+  static void release(void* pointer) { secbits::secure_delete(static_cast<Blob<N>*>(pointer)); }
+  static bool owned(void* pointer) { return secbits_owns(pointer) == 1; }
+};
+
+// One mapping per object with guard pages, mlock and madvise: ~27 us a pair,
+// so it gets a short minimum time of its own (the flag does not apply to it).
+struct Sodium {
+  static constexpr bool is_secbits = false;
+  static constexpr const char* name = "sodium";
+  static constexpr double min_time = 0.1;
+  template <std::size_t N>
+  static void* alloc() { return sodium_malloc(N); }
+  template <std::size_t N>
+  static void release(void* pointer) { sodium_free(pointer); }
+  static bool owned(void*) { return true; }
+};
+
+// CRYPTO_secure_malloc silently falls back to plain malloc when the secure
+// heap is not initialised or is full; owned() catches that.
+struct OpenSsl {
+  static constexpr bool is_secbits = false;
+  static constexpr const char* name = "openssl";
+  static constexpr double min_time = 0;
+  template <std::size_t N>
+  static void* alloc() { return OPENSSL_secure_malloc(N); }
+  template <std::size_t N>
+  static void release(void* pointer) { OPENSSL_secure_free(pointer); }
+  static bool owned(void* pointer) { return CRYPTO_secure_allocated(pointer) == 1; }
+};
+
+// Botan 2's mlock_allocator: a fixed pool of locked pages made on first use,
+// at most BOTAN_MLOCK_ALLOCATOR_MAX_LOCKED_KB (512 KiB in Debian's build;
+// BOTAN_MLOCK_POOL_SIZE can only lower it). Its Memory_Pool serves 16..256
+// bytes only, in 12 bucket sizes, one page per bucket; anything else, or a
+// request when no page is left, returns nullptr. (Botan's secure_vector then
+// falls back to calloc, unlocked; that fallback is not measured here.)
+struct Botan2 {
+  static constexpr bool is_secbits = false;
+  static constexpr const char* name = "botan";
+  static constexpr double min_time = 0;
+  template <std::size_t N>
+  static void* alloc() { return Botan::mlock_allocator::instance().allocate(N, 1); }
+  template <std::size_t N>
+  static void release(void* pointer) {
+    if (!Botan::mlock_allocator::instance().deallocate(pointer, N, 1)) std::abort();
+  }
+  static bool owned(void* pointer) { return pointer != nullptr; }
+};
+
+struct Jemalloc {
+  static constexpr bool is_secbits = false;
+  static constexpr const char* name = "jemalloc";
+  static constexpr double min_time = 0;
+  template <std::size_t N>
+  static void* alloc() { return mallocx(N, 0); }
+  template <std::size_t N>
+  static void release(void* pointer) { dallocx(pointer, 0); }
+  static bool owned(void*) { return true; }
+};
+
+struct Glibc {
+  static constexpr bool is_secbits = false;
+  static constexpr const char* name = "glibc";
+  static constexpr double min_time = 0;
+  template <std::size_t N>
+  static void* alloc() { return __libc_malloc(N); }
+  template <std::size_t N>
+  static void release(void* pointer) { __libc_free(pointer); }
+  static bool owned(void*) { return true; }
+};
+
+// ---------------------------------------------------------------------------
+
+template <std::size_t N>
+inline void touch(void* pointer) {
+  auto* bytes = static_cast<volatile unsigned char*>(pointer);
+  for (std::size_t offset = 0; offset < N; offset += 64) bytes[offset] = 1;
+}
+
+/// For the secbits columns: the pool's protection_flips (mprotect calls that
+/// open or close small-block pages) per alloc+free pair over the timed loop,
+/// as counter `flips_per_pair`. The pool counts for the whole process, so in
+/// pattern c the first thread alone reports it, over both threads' pairs (an
+/// approximation: the threads do not start and stop at the same instant).
+class FlipCounter {
+ public:
+  template <class A>
+  static FlipCounter start(const benchmark::State& state) {
+    return FlipCounter(A::is_secbits && state.thread_index() == 0);
+  }
+  void stop(benchmark::State& state, std::size_t pairs_per_iteration) const {
+    if (!active_) return;
+    const double pairs = static_cast<double>(state.iterations()) * static_cast<double>(pairs_per_iteration) *
+                         static_cast<double>(state.threads());
+    if (pairs > 0) state.counters["flips_per_pair"] = static_cast<double>(flips() - before_) / pairs;
+  }
+
+ private:
+  explicit FlipCounter(bool active) : active_(active), before_(active ? flips() : 0) {}
+  static std::size_t flips() {
+    struct secbits_stats stats{};  // `struct`: the function of the same name hides the type in C++
+    secbits_stats(&stats);
+    return stats.protection_flips;
+  }
+  bool active_;
+  std::size_t before_;
+};
+
+std::string refusal(const char* allocator, std::size_t size, std::size_t live) {
+  return std::string(allocator) + " returned nullptr for " + std::to_string(size) + " B with " +
+         std::to_string(live) + " objects of this thread live";
+}
+
+/// Untimed: `count` objects, each checked to come from the allocator's own
+/// memory, then freed. False (and the benchmark skipped) if one does not.
+template <class A, std::size_t N>
+bool probe(benchmark::State& state, std::size_t count) {
+  std::vector<void*> objects;
+  objects.reserve(count);
+  bool ok = true;
+  for (std::size_t i = 0; i < count && ok; ++i) {
+    void* object = A::template alloc<N>();
+    if (object == nullptr) {
+      state.SkipWithError(refusal(A::name, N, i).c_str());
+      ok = false;
+    } else if (!A::owned(object)) {
+      state.SkipWithError((std::string(A::name) + ": block not from its secure memory").c_str());
+      A::template release<N>(object);
+      ok = false;
+    } else {
+      objects.push_back(object);
+    }
+  }
+  for (void* object : objects) A::template release<N>(object);
+  return ok;
+}
+
+// Pattern a.
+template <class A, std::size_t N>
+void AllocFree(benchmark::State& state) {
+  if (!probe<A, N>(state, 1)) return;
+  const auto flips = FlipCounter::start<A>(state);
+  for (auto _ : state) {
+    void* object = A::template alloc<N>();
+    if (object == nullptr) {
+      state.SkipWithError(refusal(A::name, N, 0).c_str());
+      break;
+    }
+    touch<N>(object);
+    A::template release<N>(object);
+  }
+  flips.stop(state, 1);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+  state.counters["pairs"] = benchmark::Counter(1, benchmark::Counter::kAvgThreads);
+}
+
+// Patterns b (one thread) and c (->Threads(2)).
+template <class A, std::size_t N>
+void Batch(benchmark::State& state) {
+  std::vector<std::size_t> order(kBatch);
+  for (std::size_t i = 0; i < kBatch; ++i) order[i] = i;
+  std::mt19937_64 random(0x5ec817 + static_cast<unsigned>(state.thread_index()));
+  std::shuffle(order.begin(), order.end(), random);
+  std::vector<void*> objects(kBatch, nullptr);
+
+  if (!probe<A, N>(state, kBatch)) return;
+  const auto flips = FlipCounter::start<A>(state);
+  for (auto _ : state) {
+    std::size_t live = 0;
+    for (; live < kBatch; ++live) {
+      void* object = A::template alloc<N>();
+      if (object == nullptr) break;
+      touch<N>(object);
+      objects[live] = object;
+    }
+    if (live < kBatch) {  // the allocator ran out (Botan's fixed pool): say so, do not time it
+      for (std::size_t i = 0; i < live; ++i) A::template release<N>(objects[i]);
+      state.SkipWithError(refusal(A::name, N, live).c_str());
+      break;
+    }
+    for (std::size_t i = 0; i < kBatch; ++i) A::template release<N>(objects[order[i]]);
+  }
+  flips.stop(state, kBatch);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kBatch));
+  state.counters["pairs"] = benchmark::Counter(kBatch, benchmark::Counter::kAvgThreads);
+}
+
+// ---------------------------------------------------------------------------
+// Registration: pattern, then size, then allocator, so that the columns
+// compared with each other are measured close together in time.
+
+using Function = void (*)(benchmark::State&);
+
+struct Entry {
+  const char* allocator;
+  double min_time;
+  std::size_t size;
+  Function alloc_free;
+  Function batch;
+};
+
+template <class A, std::size_t... I>
+void add_allocator(std::vector<Entry>& entries, std::index_sequence<I...>) {
+  (entries.push_back(Entry{A::name, A::min_time, kSizes[I], &AllocFree<A, kSizes[I]>, &Batch<A, kSizes[I]>}),
+   ...);
+}
+
+template <class... A>
+std::vector<Entry> all_entries() {
+  std::vector<Entry> entries;
+  (add_allocator<A>(entries, std::make_index_sequence<std::size(kSizes)>{}), ...);
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const Entry& l, const Entry& r) { return l.size < r.size; });
+  return entries;
+}
+
+void register_all() {
+  const auto entries = all_entries<SecbitsC, SecbitsCpp, Glibc, Jemalloc, Botan2, OpenSsl, Sodium>();
+  for (const char* pattern : {"a", "b", "c"}) {
+    for (const Entry& e : entries) {
+      const std::string name = std::string(pattern) + "/" + e.allocator + "/" + std::to_string(e.size);
+      const bool single = pattern[0] == 'a';
+      auto* b = benchmark::RegisterBenchmark(name.c_str(), single ? e.alloc_free : e.batch);
+      b->UseRealTime()->Unit(single ? benchmark::kNanosecond : benchmark::kMicrosecond);
+      if (pattern[0] == 'c') b->Threads(2);
+      if (e.min_time > 0) b->MinTime(e.min_time);
+    }
+  }
+}
+
+/// Bytes Botan's mlock pool can hand out: 256-byte blocks until it refuses.
+std::size_t botan_pool_bytes() {
+  auto& pool = Botan::mlock_allocator::instance();
+  std::vector<void*> blocks;
+  while (void* block = pool.allocate(256, 1)) blocks.push_back(block);
+  for (void* block : blocks) pool.deallocate(block, 256, 1);
+  return blocks.size() * 256;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (sodium_init() < 0) {
+    std::fprintf(stderr, "secbits_pool_bench: sodium_init failed\n");
+    return 1;
+  }
+  // 1: heap made and locked; 2: made, but mlock failed; 0: failed.
+  const int openssl_init = CRYPTO_secure_malloc_init(kOpenSslHeap, kOpenSslMinSize);
+  if (openssl_init == 0) {
+    std::fprintf(stderr, "secbits_pool_bench: CRYPTO_secure_malloc_init failed\n");
+    return 1;
+  }
+  benchmark::AddCustomContext("openssl_secure_heap",
+                              std::to_string(kOpenSslHeap >> 20) + " MiB, minsize " + std::to_string(kOpenSslMinSize) +
+                                  (openssl_init == 1 ? ", locked" : ", NOT locked (mlock failed)"));
+  benchmark::AddCustomContext("botan_mlock_pool_bytes", std::to_string(botan_pool_bytes()));
+  benchmark::AddCustomContext("batch_objects_per_thread", std::to_string(kBatch));
+  benchmark::AddCustomContext("process_malloc", "jemalloc (glibc measured via __libc_malloc/__libc_free)");
+
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+
+  struct secbits_stats stats{};
+  secbits_stats(&stats);
+  std::fprintf(stderr,
+               "secbits pool after the run: committed %zu B, locked %zu B, unlocked %zu B, lock failures %zu, "
+               "slabs %zu, vmas %zu, protection flips %zu, flips skipped %zu\n",
+               stats.bytes_committed, stats.bytes_locked, stats.bytes_unlocked, stats.lock_failures, stats.slabs,
+               stats.vmas, stats.protection_flips, stats.flips_skipped);
+  return 0;
+}
