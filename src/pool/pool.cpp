@@ -170,16 +170,15 @@ void* allocate_small(ThreadHeap& heap, std::size_t class_index) noexcept {
     collect_remote(*slab, heap);
     slab = next;
   }
-  while (Slab* slab = lists.available) {
+  if (Slab* slab = lists.available) {
     unlink(lists, *slab);
     lists.current = slab;
     slab->list = SlabList::Current;
     if (void* block = take_block_scanning(*slab, heap)) return block;
-    // No block could be prepared: the kernel's mapping limit. Give up.
-    if (slab->live != 0 || slab->free_bits[0].load(std::memory_order_relaxed) != 0) {
-      errno = ENOMEM;
-      return nullptr;
-    }
+    // An available slab has free blocks: failing to hand one out means its
+    // pages could not be opened, at the kernel's mapping limit.
+    errno = ENOMEM;
+    return nullptr;
   }
   Slab* slab = take_slab();
   if (slab == nullptr) return nullptr;
