@@ -157,6 +157,7 @@ void* reuse(const CachedSpan& span, std::size_t pages) noexcept {
     have = pages;
   }
   bool ok = os::protect(block, have * kPageSize, Protection::ReadWrite).ok();
+  if (ok) add(g_counters.protection_flips, 1);
   if (ok && have < pages) {
     bool extension_locked = false;
     ok = commit(block + have * kPageSize, (pages - have) * kPageSize, &extension_locked);
@@ -230,7 +231,9 @@ void large_free(void* pointer) noexcept {
   // PROT_NONE at once, whether the span is kept for reuse or not.
   const CachedSpan span{static_cast<std::uint32_t>(granule), static_cast<std::uint32_t>(pages), shift_of(record),
                         locked_of(record)};
-  if (os::protect(pointer, pages * kPageSize, Protection::NoAccess).ok() && put_cached(span)) return;
+  const bool closed = os::protect(pointer, pages * kPageSize, Protection::NoAccess).ok();
+  if (closed) add(g_counters.protection_flips, 1);
+  if (closed && put_cached(span)) return;
   release_span(granule, span.shift, pages, span.locked);
 }
 
