@@ -347,6 +347,47 @@ class OpenOnExit {
 // thread's heap already has scattered free blocks of this size.
 constexpr std::size_t kPageFillBlocks = 1024;
 
+// Fills whole pages from a thread that stays alive (its heap is not
+// orphaned), frees every block from this thread, then lets the owner
+// collect; returns how many of the filled pages are still readable after.
+// With `check_wiped`, also checks that each block reads as zeros (or not at
+// all) right after the free, before the owner has done anything.
+std::size_t pages_left_open_after_owner_collects(const char* policy_name, bool check_wiped) {
+  std::optional<PageFill> owned;
+  Gate allocated;
+  Gate freed;
+  Gate collected;
+  Gate checked;
+  std::jthread owner([&] {
+    owned.emplace(kPageFillBlocks);
+    allocated.open();
+    freed.wait();
+    secbits_collect();
+    collected.open();
+    checked.wait();
+  });
+  const OpenOnExit release_owner(checked);
+  const OpenOnExit let_owner_collect(freed);
+  allocated.wait();
+  EXPECT_EQ(owned->blocks.size(), kPageFillBlocks) << policy_name;
+  EXPECT_FALSE(owned->full_pages.empty()) << policy_name;
+  for (const Block& block : owned->blocks) secbits_free(block.data);
+  if (check_wiped) {
+    // Wiped at once, by the freeing thread, whether the page is open or not.
+    for (const Block& block : owned->blocks) {
+      const auto bytes = secbits::test::read_memory(block.data, block.size);
+      if (bytes) {
+        EXPECT_TRUE(std::all_of(bytes->begin(), bytes->end(), [](std::byte b) { return b == std::byte{0}; }));
+      }
+    }
+  }
+  freed.open();
+  collected.wait();
+  const std::size_t open = owned->readable_full_pages();
+  if (open != 0) ADD_FAILURE() << open << " of " << owned->full_pages.size() << " empty pages still open under " << policy_name;
+  return open;
+}
+
 // A free from another thread is lock-free: it wipes the block and marks it in
 // the slab's remote bitmap, and cannot know whether the page still holds
 // other live blocks (the owner's counts are the owner's). Even under
@@ -354,63 +395,12 @@ constexpr std::size_t kPageFillBlocks = 1024;
 // allocation that runs out of blocks, or secbits_collect(), does.
 TEST(PoolThreads, EagerFreeFromAnotherThreadClosesThePageWhenTheOwnerCollects) {
   ScopedPageProtection eager(SECBITS_PROTECT_EAGER);
-  std::optional<PageFill> owned;
-  Gate allocated;
-  Gate freed;
-  Gate collected;
-  Gate checked;
-  // The owner stays alive throughout: its heap is not orphaned.
-  std::jthread owner([&] {
-    owned.emplace(kPageFillBlocks);
-    allocated.open();
-    freed.wait();
-    secbits_collect();
-    collected.open();
-    checked.wait();
-  });
-  const OpenOnExit release_owner(checked);
-  const OpenOnExit let_owner_collect(freed);
-  allocated.wait();
-  ASSERT_EQ(owned->blocks.size(), kPageFillBlocks);
-  ASSERT_FALSE(owned->full_pages.empty());
-  for (const Block& block : owned->blocks) secbits_free(block.data);
-  // Wiped at once, by the freeing thread, whether the page is open or not.
-  for (const Block& block : owned->blocks) {
-    const auto bytes = secbits::test::read_memory(block.data, block.size);
-    if (bytes) {
-      EXPECT_TRUE(std::all_of(bytes->begin(), bytes->end(), [](std::byte b) { return b == std::byte{0}; }));
-    }
-  }
-  freed.open();
-  collected.wait();
-  EXPECT_EQ(owned->readable_full_pages(), 0u)
-      << "of " << owned->full_pages.size() << " pages emptied by frees from another thread under SECBITS_PROTECT_EAGER";
+  EXPECT_EQ(pages_left_open_after_owner_collects("SECBITS_PROTECT_EAGER", true), 0u);
 }
 
 TEST(PoolThreads, PagesEmptiedByAnotherThreadCloseWhenTheOwnerCollects) {
   ScopedPageProtection cached(SECBITS_PROTECT_CACHED);
-  std::optional<PageFill> owned;
-  Gate allocated;
-  Gate freed;
-  Gate collected;
-  Gate checked;
-  std::jthread owner([&] {
-    owned.emplace(kPageFillBlocks);
-    allocated.open();
-    freed.wait();
-    secbits_collect();
-    collected.open();
-    checked.wait();
-  });
-  const OpenOnExit release_owner(checked);
-  const OpenOnExit let_owner_collect(freed);
-  allocated.wait();
-  ASSERT_EQ(owned->blocks.size(), kPageFillBlocks);
-  ASSERT_FALSE(owned->full_pages.empty());
-  for (const Block& block : owned->blocks) secbits_free(block.data);
-  freed.open();
-  collected.wait();
-  EXPECT_EQ(owned->readable_full_pages(), 0u) << "of " << owned->full_pages.size() << " empty pages";
+  EXPECT_EQ(pages_left_open_after_owner_collects("SECBITS_PROTECT_CACHED", false), 0u);
 }
 
 TEST(PoolThreads, PagesOfAThreadThatExitedCloseOnceTheirBlocksAreFreedAndCollected) {
