@@ -19,9 +19,11 @@ namespace {
 // a unique pointer.
 std::size_t at_least_one(std::size_t size) noexcept { return size == 0 ? 1 : size; }
 
+// An explicit alignment is always passed on: jemalloc aligns a block of 8
+// bytes or less to 8 only, so posix_memalign(&p, 16, 8) would not hold.
 int flags_for(std::size_t alignment, bool zeroed) noexcept {
   int flags = zeroed ? MALLOCX_ZERO : 0;
-  if (alignment > alignof(std::max_align_t)) flags |= MALLOCX_ALIGN(alignment);
+  if (alignment != 0) flags |= MALLOCX_ALIGN(alignment);
   return flags;
 }
 

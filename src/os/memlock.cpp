@@ -1,11 +1,13 @@
 #include "os/memlock.hpp"
 
 #include "os/diagnostics.hpp"
+#include "os/injection.hpp"
 
 #include <atomic>
 #include <cerrno>
 #include <string.h>
 #include <cstdint>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -22,7 +24,13 @@ constinit std::atomic<bool> warned_unlocked{false};
 // functions that do nothing and report success, which would make every lock
 // guarantee untestable under the sanitizer builds.
 Status lock(void* pages, std::size_t bytes) noexcept {
+  if (const int error = injected_error(Operation::Lock)) return {error, "mlock"};
   return {::syscall(SYS_mlock, pages, bytes) == 0 ? 0 : errno, "mlock"};
+}
+
+Status lock_on_fault(void* pages, std::size_t bytes) noexcept {
+  if (const int error = injected_error(Operation::Lock)) return {error, "mlock2"};
+  return {::syscall(SYS_mlock2, pages, bytes, MLOCK_ONFAULT) == 0 ? 0 : errno, "mlock2"};
 }
 
 Status unlock(void* pages, std::size_t bytes) noexcept {
@@ -35,7 +43,7 @@ std::size_t memlock_limit() noexcept {
   return static_cast<std::size_t>(limit.rlim_cur);
 }
 
-void warn_unlocked_once(Status status, std::size_t bytes) noexcept {
+void warn_unlocked_once(Status status, std::size_t bytes, const char* because) noexcept {
   if (warned_unlocked.exchange(true, std::memory_order_relaxed)) return;
   char size_text[21];
   char limit_text[21];
@@ -49,7 +57,9 @@ void warn_unlocked_once(Status status, std::size_t bytes) noexcept {
                          ::strerror_r(status.error, reason, sizeof reason),
                          "; RLIMIT_MEMLOCK is ",
                          limit == SIZE_MAX ? "unlimited" : format_decimal(limit, limit_text),
-                         " bytes); lock policy is degrade: continuing with memory that is not locked "
+                         " bytes); ",
+                         because,
+                         ": continuing with memory that is not locked "
                          "(still excluded from core dumps and wiped); further occurrences are not reported"};
   write_stderr_line(parts, sizeof parts / sizeof parts[0]);
 }

@@ -25,10 +25,17 @@ Status map_guarded(std::size_t usable_bytes, std::byte** usable) noexcept;
 /// only) reads it just before it goes away.
 Status unmap_guarded(std::byte* usable, std::size_t usable_bytes) noexcept;
 
-/// Reserves address space only: PROT_NONE, MAP_NORESERVE, no memory behind it.
-Status reserve(std::size_t bytes, std::byte** base) noexcept;
+/// Reserves address space only: PROT_NONE, MAP_NORESERVE, no memory behind
+/// it, starting at a multiple of `alignment` (a power of two, at least a
+/// page).
+Status reserve(std::size_t bytes, std::size_t alignment, std::byte** base) noexcept;
+/// Unmaps what reserve() or map_bookkeeping() mapped, when setting up the
+/// pool fails half-way.
+Status unmap(void* base, std::size_t bytes) noexcept;
+
 /// Maps zero-filled read-write memory for the allocator's own bookkeeping;
-/// MAP_NORESERVE, so only the pages it touches cost anything.
+/// MAP_NORESERVE, so only the pages it touches cost anything, and left out
+/// of core dumps.
 Status map_bookkeeping(std::size_t bytes, void** base) noexcept;
 /// Gives committed pages back to a reservation made by reserve(): their
 /// contents and locks are dropped and they become PROT_NONE, MAP_NORESERVE

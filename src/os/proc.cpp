@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "os/diagnostics.hpp"
@@ -63,6 +64,12 @@ std::size_t count_mappings_in(const void* begin, const void* end) noexcept {
     if (start >= low && start < high) ++count;
   });
   return count;
+}
+
+std::size_t address_space_limit() noexcept {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return SIZE_MAX;
+  return static_cast<std::size_t>(limit.rlim_cur);
 }
 
 std::size_t max_map_count() noexcept {

@@ -9,6 +9,9 @@ namespace secbits::os {
 /// Mappings (VMAs) of this process that start inside [begin, end).
 std::size_t count_mappings_in(const void* begin, const void* end) noexcept;
 
+/// The soft RLIMIT_AS in bytes; SIZE_MAX when unlimited.
+std::size_t address_space_limit() noexcept;
+
 /// vm.max_map_count: how many mappings the kernel allows a process; the
 /// kernel's default when it cannot be read.
 std::size_t max_map_count() noexcept;

@@ -67,9 +67,13 @@ struct CRules {
   }
 
   /// Not covered by C17; like glibc, an alignment that is not a power of two
-  /// is rounded up to the next one.
+  /// is rounded up to the next one, and one above 2^63, which cannot be, is
+  /// EINVAL.
   static void* memalign(std::size_t alignment, std::size_t size) noexcept {
-    if (alignment > (std::size_t{1} << 63)) return out_of_memory();
+    if (alignment > (std::size_t{1} << 63)) {
+      errno = EINVAL;
+      return nullptr;
+    }
     return Heap::allocate_aligned(size, std::bit_ceil(alignment));
   }
 

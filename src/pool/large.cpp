@@ -10,6 +10,7 @@
 #include "os/memlock.hpp"
 #include "os/pages.hpp"
 #include "os/wipe.hpp"
+#include "pool/block_check.hpp"
 #include "pool/layout.hpp"
 #include "pool/region.hpp"
 #include "pool/stats.hpp"
@@ -64,15 +65,13 @@ std::size_t granule_of(const void* pointer) noexcept {
 }
 
 /// The record of the live block that starts at `pointer`; aborts otherwise.
-std::uint64_t live_record(const void* pointer) noexcept {
+std::uint64_t live_record(const void* pointer, BlockUse use) noexcept {
   const auto offset = static_cast<std::size_t>(static_cast<const std::byte*>(pointer) - zone);
-  if ((offset & ((std::size_t{1} << kMinSpanShift) - 1)) != 0) {
-    os::fatal("invalid free (not the start of a block)", pointer);
-  }
+  if ((offset & ((std::size_t{1} << kMinSpanShift) - 1)) != 0) not_a_block(pointer, use);
   const std::uint64_t record = records[offset >> kMinSpanShift].load(std::memory_order_acquire);
   if (state_of(record) == kLive) return record;
-  if (state_of(record) == kFree || state_of(record) == kCached) os::fatal("double free", pointer);
-  os::fatal("invalid free (not the start of a block)", pointer);
+  if (state_of(record) == kFree || state_of(record) == kCached) block_already_freed(pointer, use);
+  not_a_block(pointer, use);
 }
 
 void push_free_span(std::size_t granule, unsigned shift) noexcept {
@@ -126,12 +125,12 @@ bool put_cached(const CachedSpan& span) noexcept {
 void release_span(std::size_t granule, unsigned shift, std::size_t pages, bool locked) noexcept {
   decommit(zone + (granule << kMinSpanShift), pages * kPageSize, locked);
   push_free_span(granule, shift);
-  g_counters.mapping_estimate.fetch_sub(2, std::memory_order_relaxed);
+  release_mappings(2);
 }
 
-/// Empties the cache: its locked pages count against RLIMIT_MEMLOCK, which a
-/// new block may need. True if anything was released.
-bool drain_cache() noexcept {
+}  // namespace
+
+bool large_release_cache() noexcept {
   CachedSpan drained[kCacheEntries];
   std::size_t count = 0;
   {
@@ -146,6 +145,8 @@ bool drain_cache() noexcept {
   }
   return count != 0;
 }
+
+namespace {
 
 /// A cached span made into a live block of `pages` pages, or null (the span
 /// is then released).
@@ -200,30 +201,32 @@ void* large_allocate(std::size_t size, std::size_t alignment) noexcept {
   if (CachedSpan cached{}; take_cached(shift, &cached)) {
     if (void* block = reuse(cached, pages)) return block;
   }
+  // A block splits the reservation's mapping in three: two more.
+  if (!claim_mappings(2)) return nullptr;
   std::size_t granule = 0;
   if (span > zone_bytes || !pop_span(shift, &granule)) {
+    release_mappings(2);
     errno = ENOMEM;
     return nullptr;
   }
   std::byte* block = zone + (granule << kMinSpanShift);
   bool locked = false;
-  if (!commit(block, pages * kPageSize, &locked) && !(drain_cache() && commit(block, pages * kPageSize, &locked))) {
+  if (!commit(block, pages * kPageSize, &locked)) {
     push_free_span(granule, shift);
-    errno = ENOMEM;
+    release_mappings(2);
     return nullptr;
   }
   records[granule].store(make_record(kLive, locked, shift, pages), std::memory_order_release);
   add(g_counters.large_blocks, 1);
-  g_counters.mapping_estimate.fetch_add(2, std::memory_order_relaxed);
   return block;
 }
 
 void large_free(void* pointer) noexcept {
-  std::uint64_t record = live_record(pointer);
+  std::uint64_t record = live_record(pointer, BlockUse::Free);
   const std::size_t granule = granule_of(pointer);
   // Claim the block, so that a second free racing with this one is caught.
   if (!records[granule].compare_exchange_strong(record, (record & ~kStateMask) | kBusy, std::memory_order_acq_rel)) {
-    os::fatal("double free", pointer);
+    block_already_freed(pointer, BlockUse::Free);
   }
   const std::size_t pages = high_of(record);
   os::secure_wipe(pointer, pages * kPageSize);
@@ -237,10 +240,12 @@ void large_free(void* pointer) noexcept {
   release_span(granule, span.shift, pages, span.locked);
 }
 
-std::size_t large_usable_size(const void* pointer) noexcept { return high_of(live_record(pointer)) * kPageSize; }
+std::size_t large_usable_size(const void* pointer, BlockUse use) noexcept {
+  return high_of(live_record(pointer, use)) * kPageSize;
+}
 
 bool large_resize_in_place(void* pointer, std::size_t size) noexcept {
-  const std::uint64_t record = live_record(pointer);
+  const std::uint64_t record = live_record(pointer, BlockUse::Reallocate);
   const std::size_t span = std::size_t{1} << shift_of(record);
   const std::size_t old_pages = high_of(record);
   const std::size_t new_pages = size / kPageSize + (size % kPageSize != 0);
@@ -272,9 +277,7 @@ void large_relock_after_fork() noexcept {
   for (std::size_t granule = 0; granule < (bump >> kMinSpanShift); ++granule) {
     const std::uint64_t record = records[granule].load(std::memory_order_relaxed);
     if ((state_of(record) != kLive && state_of(record) != kCached) || !locked_of(record)) continue;
-    if (!os::lock(zone + (granule << kMinSpanShift), high_of(record) * kPageSize).ok()) {
-      add(g_counters.lock_failures, 1);
-    }
+    relock_in_child(zone + (granule << kMinSpanShift), high_of(record) * kPageSize);
   }
 }
 

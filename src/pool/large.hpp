@@ -2,6 +2,8 @@
 
 #include <cstddef>
 
+#include "pool/block_check.hpp"
+
 // Blocks above the largest size class: page runs at the start of spans of
 // 2^k pages in the large zone. A span commits only the block's pages; the
 // rest of it stays PROT_NONE and is the block's trailing guard (the previous
@@ -15,10 +17,16 @@ bool large_initialise(std::byte* zone, std::size_t bytes) noexcept;
 void* large_allocate(std::size_t size, std::size_t alignment) noexcept;
 /// Aborts with a one-line diagnostic unless `pointer` starts a live block.
 void large_free(void* pointer) noexcept;
-std::size_t large_usable_size(const void* pointer) noexcept;
+/// Aborts, naming `use`, unless `pointer` starts a live block.
+std::size_t large_usable_size(const void* pointer, BlockUse use) noexcept;
 /// Grows or shrinks a block within its span; false if it does not fit there
 /// (the block is then unchanged).
 bool large_resize_in_place(void* pointer, std::size_t size) noexcept;
+
+/// Gives back the freed spans kept committed and locked for reuse. True if
+/// there were any: their locks count against RLIMIT_MEMLOCK and their
+/// mappings against the pool's budget, which a new block may need.
+bool large_release_cache() noexcept;
 
 void large_relock_after_fork() noexcept;
 

@@ -27,15 +27,25 @@ inline constexpr std::size_t kBitmapWords = (kMaxBlocksPerSlab + 63) / 64;
 /// under PageProtection::Cached: 1 MiB per thread.
 inline constexpr std::uint32_t kPendingPageLimit = 256;
 
-/// Large spans are at least 8 pages and aligned to their own size within the
-/// zone; the zone is aligned to kMaxAlignment, so alignments up to that hold.
+/// Large spans are at least 8 pages (a granule) and aligned to their own
+/// size in the address space; the zone's records are per granule from the
+/// zone's start, so the zone must start on a granule.
 inline constexpr std::size_t kMinSpanShift = 15;
-inline constexpr std::size_t kMaxAlignmentShift = 32;
-inline constexpr std::size_t kMaxAlignment = std::size_t{1} << kMaxAlignmentShift;
+
+/// Where the reservation starts: a 2 MiB boundary, asked of the kernel
+/// rather than assumed (6.1 gives a page boundary only). It makes the small
+/// zone slot-aligned and the large zone granule-aligned whatever its size.
+inline constexpr std::size_t kReservationAlignment = std::size_t{2} << 20;
 
 /// Address space asked for at start-up, halved until the kernel agrees
 /// (RLIMIT_AS, overcommit policy); a quarter goes to small blocks.
 inline constexpr std::size_t kPreferredReservation = std::size_t{64} << 30;
 inline constexpr std::size_t kMinimumReservation = std::size_t{1} << 30;
+
+static_assert(kSlabPages <= 32, "a slab's pages are bits of a 32-bit mask");
+static_assert(kSlotSize <= (std::size_t{1} << 17), "Slab::block_at is exact for offsets below 2^17");
+static_assert(kReservationAlignment % kSlotSize == 0 && kReservationAlignment % (std::size_t{1} << kMinSpanShift) == 0);
+static_assert(kMinimumReservation / 4 % kReservationAlignment == 0,
+              "the large zone starts a quarter into the reservation, on a granule");
 
 }  // namespace secbits::pool

@@ -99,7 +99,7 @@ bool collect_remote(Slab& slab, ThreadHeap& heap) noexcept {
       bits &= bits - 1;
       const std::size_t offset = std::size_t{index} * slab.block_size;
       if ((slab.free_bits[word].load(std::memory_order_relaxed) >> (index & 63)) & 1) {
-        double_free(slab.base + offset);  // freed here and by another thread
+        block_already_freed(slab.base + offset, BlockUse::Free);  // freed here and by another thread
       }
       return_block(slab, heap, index, offset, false);
       collected = true;
@@ -206,7 +206,7 @@ void* allocate_slow(std::size_t size, std::size_t alignment) noexcept {
   if (class_index == kClassCount) {
     void* block = large_allocate(size, std::max(alignment, kPageSize));
     if (block != nullptr) {
-      g_counters.large_bytes_in_use.fetch_add(static_cast<std::int64_t>(large_usable_size(block)),
+      g_counters.large_bytes_in_use.fetch_add(static_cast<std::int64_t>(large_usable_size(block, BlockUse::Free)),
                                               std::memory_order_relaxed);
       (void)sample_bytes_in_use();
     }
@@ -225,26 +225,20 @@ void* allocate_slow(std::size_t size, std::size_t alignment) noexcept {
 void free_not_local(void* pointer) noexcept {
   if (pointer == nullptr) return;
   os::ErrnoGuard keep;
-  if (!owns(pointer)) os::fatal("invalid free (not a pointer secbits owns)", pointer);
-  const std::uintptr_t offset =
-      reinterpret_cast<std::uintptr_t>(pointer) - g_region.base.load(std::memory_order_relaxed);
-  if (offset >= g_region.small_bytes.load(std::memory_order_relaxed)) {
-    const std::size_t bytes = large_usable_size(pointer);
+  const LiveBlock block = find_live_block(pointer, BlockUse::Free);
+  if (block.slab == nullptr) {
     large_free(pointer);
-    g_counters.large_bytes_in_use.fetch_sub(static_cast<std::int64_t>(bytes), std::memory_order_relaxed);
+    g_counters.large_bytes_in_use.fetch_sub(static_cast<std::int64_t>(block.usable_size), std::memory_order_relaxed);
     return;
   }
   // A block of another heap: wipe it here, and leave it for the owner to
   // collect through the slab's remote bits (no lock, no syscall).
-  Slab& slab = g_region.slabs[offset >> kSlotShift];
-  if (!slab.committed) invalid_free(pointer);
-  const auto block_offset = static_cast<std::size_t>(static_cast<std::byte*>(pointer) - slab.base);
-  const std::uint32_t index = slab.block_at(block_offset);
-  if (index == UINT32_MAX) invalid_free(pointer);
-  const std::uint64_t bit = std::uint64_t{1} << (index & 63);
-  if ((slab.free_bits[index >> 6].load(std::memory_order_relaxed) & bit) != 0) double_free(pointer);
+  Slab& slab = *block.slab;
   os::secure_wipe(pointer, slab.block_size);
-  if ((slab.remote_bits[index >> 6].fetch_or(bit, std::memory_order_release) & bit) != 0) double_free(pointer);
+  const std::uint64_t bit = std::uint64_t{1} << (block.index & 63);
+  if ((slab.remote_bits[block.index >> 6].fetch_or(bit, std::memory_order_release) & bit) != 0) {
+    block_already_freed(pointer, BlockUse::Free);
+  }
   slab.has_remote.store(true, std::memory_order_release);
   if (ThreadHeap* heap = tl_heap) {
     count_bytes(*heap, -static_cast<std::int64_t>(slab.block_size));
@@ -284,33 +278,47 @@ bool open_block_pages(Slab& slab, std::uint32_t pages) noexcept {
   return open_pages(slab, pages);
 }
 
-void invalid_free(const void* pointer) noexcept { os::fatal("invalid free (not the start of a block)", pointer); }
+void not_a_block(const void* pointer, BlockUse use) noexcept {
+  static constexpr const char* kWhat[] = {"invalid free (not the start of a block)",
+                                          "realloc of a pointer that does not start a block",
+                                          "usable size asked of a pointer that does not start a block"};
+  os::fatal(kWhat[static_cast<unsigned>(use)], pointer);
+}
 
-void double_free(const void* pointer) noexcept { os::fatal("double free", pointer); }
+void block_already_freed(const void* pointer, BlockUse use) noexcept {
+  static constexpr const char* kWhat[] = {"double free", "realloc of a freed block", "usable size asked of a freed block"};
+  os::fatal(kWhat[static_cast<unsigned>(use)], pointer);
+}
+
+LiveBlock find_live_block(const void* pointer, BlockUse use) noexcept {
+  if (!owns(pointer)) {
+    static constexpr const char* kWhat[] = {"invalid free (not a pointer secbits owns)",
+                                            "realloc of a pointer secbits does not own",
+                                            "usable size asked of a pointer secbits does not own"};
+    os::fatal(kWhat[static_cast<unsigned>(use)], pointer);
+  }
+  const std::uintptr_t offset =
+      reinterpret_cast<std::uintptr_t>(pointer) - g_region.base.load(std::memory_order_relaxed);
+  if (offset >= g_region.small_bytes.load(std::memory_order_relaxed)) {
+    return {nullptr, 0, large_usable_size(pointer, use)};
+  }
+  Slab& slab = g_region.slabs[offset >> kSlotShift];
+  if (!slab.committed) not_a_block(pointer, use);
+  return {&slab, live_block_index(slab, pointer, use), slab.block_size};
+}
 
 std::size_t usable_size(const void* pointer) noexcept {
   if (pointer == nullptr) return 0;
-  if (!owns(pointer)) os::fatal("usable size asked of a pointer secbits does not own", pointer);
-  const std::uintptr_t offset =
-      reinterpret_cast<std::uintptr_t>(pointer) - g_region.base.load(std::memory_order_relaxed);
-  if (offset >= g_region.small_bytes.load(std::memory_order_relaxed)) return large_usable_size(pointer);
-  const Slab& slab = g_region.slabs[offset >> kSlotShift];
-  if (!slab.committed ||
-      slab.block_at(static_cast<std::size_t>(static_cast<const std::byte*>(pointer) - slab.base)) == UINT32_MAX) {
-    os::fatal("usable size asked of a pointer that does not start a block", pointer);
-  }
-  return slab.block_size;
+  return find_live_block(pointer, BlockUse::UsableSize).usable_size;
 }
 
 void* reallocate(void* pointer, std::size_t size) noexcept {
   if (pointer == nullptr) return allocate(size);
-  const std::size_t old_size = usable_size(pointer);
-  const bool small = old_size <= kMaxSmallSize &&
-                     reinterpret_cast<std::uintptr_t>(pointer) - g_region.base.load(std::memory_order_relaxed) <
-                         g_region.small_bytes.load(std::memory_order_relaxed);
-  if (small && size <= kMaxSmallSize && class_of(size) == class_of(old_size)) return pointer;
-  if (!small && size > kMaxSmallSize && large_resize_in_place(pointer, size)) {
-    const std::size_t new_size = large_usable_size(pointer);
+  const LiveBlock block = find_live_block(pointer, BlockUse::Reallocate);
+  const std::size_t old_size = block.usable_size;
+  if (block.slab != nullptr && size <= kMaxSmallSize && class_of(size) == block.slab->class_index) return pointer;
+  if (block.slab == nullptr && size > kMaxSmallSize && large_resize_in_place(pointer, size)) {
+    const std::size_t new_size = large_usable_size(pointer, BlockUse::Reallocate);
     g_counters.large_bytes_in_use.fetch_add(static_cast<std::int64_t>(new_size) - static_cast<std::int64_t>(old_size),
                                             std::memory_order_relaxed);
     return pointer;

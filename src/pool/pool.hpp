@@ -6,6 +6,7 @@
 
 #include "os/diagnostics.hpp"
 #include "os/wipe.hpp"
+#include "pool/block_check.hpp"
 #include "pool/heap.hpp"
 #include "pool/layout.hpp"
 #include "pool/options.hpp"
@@ -21,6 +22,9 @@ namespace secbits::pool {
 
 inline constexpr std::size_t kDefaultAlignment = 16;
 
+static_assert(kMaxSmallSize < (std::size_t{1} << 15), "Slab::block_at is exact for block sizes below 2^15");
+static_assert(kPageSize / kClassSizes[0] <= UINT16_MAX, "Slab::page_live counts the blocks of a page");
+
 [[gnu::noinline]] void* allocate_slow(std::size_t size, std::size_t alignment) noexcept;
 [[gnu::noinline]] void free_not_local(void* pointer) noexcept;
 /// Pages left without a live block: what happens next depends on the page
@@ -32,8 +36,32 @@ inline constexpr std::size_t kDefaultAlignment = 16;
 /// Opens a block's closed pages before it is handed out; false if they could
 /// not be opened (the kernel's mapping limit).
 [[gnu::noinline]] bool open_block_pages(Slab& slab, std::uint32_t pages) noexcept;
-[[noreturn, gnu::cold]] void invalid_free(const void* pointer) noexcept;
-[[noreturn, gnu::cold]] void double_free(const void* pointer) noexcept;
+/// A live block a caller handed in: its slab and index (small), or no slab
+/// (large), and its usable size.
+struct LiveBlock {
+  Slab* slab;
+  std::uint32_t index;
+  std::size_t usable_size;
+};
+/// The one checked lookup from a caller's pointer to its block: aborts with
+/// one line naming the pointer unless it starts a live block of the pool.
+LiveBlock find_live_block(const void* pointer, BlockUse use) noexcept;
+
+/// The index of the live block that starts at `pointer` in `slab` (a slab
+/// that is committed); aborts naming the pointer if it does not start a
+/// block, or if that block is free, whether freed here or by another thread.
+/// Every path that takes a small block from a caller (free, realloc,
+/// usable_size) goes through it.
+inline std::uint32_t live_block_index(const Slab& slab, const void* pointer, BlockUse use) noexcept {
+  const std::uint32_t index = slab.block_at(static_cast<std::size_t>(static_cast<const std::byte*>(pointer) - slab.base));
+  if (index == UINT32_MAX) [[unlikely]] not_a_block(pointer, use);
+  const std::uint64_t bit = std::uint64_t{1} << (index & 63);
+  if (((slab.free_bits[index >> 6].load(std::memory_order_relaxed) |
+        slab.remote_bits[index >> 6].load(std::memory_order_relaxed)) & bit) != 0) [[unlikely]] {
+    block_already_freed(pointer, use);
+  }
+  return index;
+}
 
 /// Hands out the lowest free block of the slab's hint word, or null when that
 /// word is empty.
@@ -92,17 +120,10 @@ inline void return_block(Slab& slab, ThreadHeap& heap, std::uint32_t index, std:
 
 /// A free by the thread whose heap owns the slab.
 inline void free_local(Slab& slab, ThreadHeap& heap, void* pointer) noexcept {
-  const auto offset = static_cast<std::size_t>(static_cast<std::byte*>(pointer) - slab.base);
-  const std::uint32_t index = slab.block_at(offset);
-  if (index == UINT32_MAX) [[unlikely]] invalid_free(pointer);
-  const std::uint64_t bit = std::uint64_t{1} << (index & 63);
-  if (((slab.free_bits[index >> 6].load(std::memory_order_relaxed) |
-        slab.remote_bits[index >> 6].load(std::memory_order_relaxed)) & bit) != 0) [[unlikely]] {
-    double_free(pointer);
-  }
+  const std::uint32_t index = live_block_index(slab, pointer, BlockUse::Free);
   os::secure_wipe(pointer, slab.block_size);
   count_bytes(heap, -static_cast<std::int64_t>(slab.block_size));
-  return_block(slab, heap, index, offset, true);
+  return_block(slab, heap, index, std::size_t{index} * slab.block_size, true);
 }
 
 /// `size` zeroed bytes, 16-byte aligned; null with errno ENOMEM on failure.

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <mutex>
 #include <new>
+#include <string.h>
 
 #include "os/diagnostics.hpp"
 #include "os/memlock.hpp"
@@ -37,6 +38,88 @@ void adjust_mapping_estimate(std::int64_t delta) noexcept {
   g_counters.mapping_estimate.fetch_add(delta, std::memory_order_relaxed);
 }
 
+bool within_mapping_budget(std::int64_t more) noexcept {
+  return g_counters.mapping_estimate.load(std::memory_order_relaxed) + more <=
+         static_cast<std::int64_t>(g_region.mapping_budget);
+}
+
+bool try_claim_mappings(std::int64_t count) noexcept {
+  std::int64_t estimate = g_counters.mapping_estimate.load(std::memory_order_relaxed);
+  do {
+    if (estimate + count > static_cast<std::int64_t>(g_region.mapping_budget)) return false;
+  } while (!g_counters.mapping_estimate.compare_exchange_weak(estimate, estimate + count, std::memory_order_relaxed));
+  return true;
+}
+
+/// Says once why the pool cannot exist: every secure allocation of the
+/// process will fail, which the program may only report as ENOMEM.
+void report_unavailable_once(const char* const* why, std::size_t count) noexcept {
+  static constinit std::atomic<bool> reported{false};
+  if (reported.exchange(true, std::memory_order_relaxed)) return;
+  os::write_stderr_line(why, count);
+}
+
+void report_unsupported_page_size() noexcept {
+  char size_text[21];
+  const char* parts[] = {"secbits: the page size is ", os::format_decimal(os::page_size(), size_text),
+                         " bytes; secbits supports 4096-byte pages only: every secure allocation fails with ENOMEM"};
+  report_unavailable_once(parts, sizeof parts / sizeof parts[0]);
+}
+
+void report_no_address_space(os::Status status) noexcept {
+  char size_text[21];
+  char limit_text[21];
+  char reason[128];
+  const std::size_t limit = os::address_space_limit();
+  const char* parts[] = {"secbits: cannot reserve address space for the secure pool (",
+                         status.operation,
+                         " of ",
+                         os::format_decimal(kMinimumReservation, size_text),
+                         " bytes failed: ",
+                         ::strerror_r(status.error, reason, sizeof reason),
+                         "; RLIMIT_AS is ",
+                         limit == SIZE_MAX ? "unlimited" : os::format_decimal(limit, limit_text),
+                         " bytes): every secure allocation fails with ENOMEM"};
+  report_unavailable_once(parts, sizeof parts / sizeof parts[0]);
+}
+
+/// Decommits an empty slab and files it with the decommitted ones.
+void decommit_slab(Slab* slab) noexcept {
+  // Every block was wiped when it was freed: nothing to wipe here.
+  adjust_mapping_estimate(-static_cast<std::int64_t>(mapping_runs(slab->open_pages)) - 1);
+  decommit(slab->base, kSlabBytes, slab->locked);
+  slab->committed = false;
+  slab->open_pages = 0;
+  subtract(g_counters.slabs, 1);
+  std::lock_guard lock(slab_mutex);
+  slab->next = decommitted;
+  decommitted = slab;
+}
+
+/// Decommits the cache of empty slabs. True if it held any.
+bool release_empty_slabs() noexcept {
+  Slab* slabs = nullptr;
+  {
+    std::lock_guard lock(slab_mutex);
+    slabs = empty_cache;
+    empty_cache = nullptr;
+    empty_count = 0;
+  }
+  for (Slab* slab = slabs; slab != nullptr;) {
+    Slab* next = slab->next;
+    decommit_slab(slab);
+    slab = next;
+  }
+  return slabs != nullptr;
+}
+
+/// Memory kept committed only to be reused soon, given back when a lock or
+/// a mapping is refused: it holds lock budget and mappings a live block needs.
+bool release_cached_memory() noexcept {
+  const bool spans = large_release_cache();
+  return release_empty_slabs() || spans;
+}
+
 /// Each maximal run of set bits of `mask`, lowest first.
 template <class OnRun>
 void for_each_run(std::uint32_t mask, OnRun on_run) noexcept {
@@ -52,18 +135,29 @@ void for_each_run(std::uint32_t mask, OnRun on_run) noexcept {
 bool reserve_range() noexcept {
   std::byte* base = nullptr;
   std::size_t size = kPreferredReservation;
-  while (!os::reserve(size, &base).ok()) {
+  for (os::Status status; !(status = os::reserve(size, kReservationAlignment, &base)).ok();) {
     size /= 2;
-    if (size < kMinimumReservation) return false;
+    if (size < kMinimumReservation) {
+      report_no_address_space(status);
+      return false;
+    }
   }
   // Every page committed later inherits the flag from the reservation, so no
-  // byte handed out can ever be written to a core file.
-  if (!os::exclude_from_dump(base, size).ok()) return false;
+  // byte handed out can ever be written to a core file (commit() sets it
+  // again, in case a decommit could not restore it).
   const std::size_t small = size / 4;
   const std::size_t slot_count = small / kSlotSize;
+  const std::size_t bookkeeping_bytes = slot_count * sizeof(Slab);
   void* bookkeeping = nullptr;
-  if (!os::map_bookkeeping(slot_count * sizeof(Slab), &bookkeeping).ok()) return false;
-  if (!large_initialise(base + small, size - small)) return false;
+  if (!os::exclude_from_dump(base, size).ok() || !os::map_bookkeeping(bookkeeping_bytes, &bookkeeping).ok()) {
+    (void)os::unmap(base, size);
+    return false;
+  }
+  if (!large_initialise(base + small, size - small)) {
+    (void)os::unmap(bookkeeping, bookkeeping_bytes);
+    (void)os::unmap(base, size);
+    return false;
+  }
 
   g_region.slabs = static_cast<Slab*>(bookkeeping);
   g_region.slot_count = slot_count;
@@ -83,7 +177,12 @@ bool ensure_initialised() noexcept {
   if (initialised.load(std::memory_order_acquire)) return true;
   std::lock_guard lock(init_mutex);
   if (initialised.load(std::memory_order_relaxed)) return true;
-  if (os::page_size() != kPageSize || !reserve_range()) {
+  if (os::page_size() != kPageSize) {
+    report_unsupported_page_size();
+    errno = ENOMEM;
+    return false;
+  }
+  if (!reserve_range()) {
     errno = ENOMEM;
     return false;
   }
@@ -92,11 +191,18 @@ bool ensure_initialised() noexcept {
 }
 
 bool commit(std::byte* pages, std::size_t bytes, bool* locked) noexcept {
-  if (!os::protect(pages, bytes, Protection::ReadWrite).ok()) {
+  // DONTDUMP once more, though the pages normally have it from the
+  // reservation: a decommit whose madvise failed would have left them
+  // without it, and no page may be handed out dumpable.
+  if (!os::exclude_from_dump(pages, bytes).ok() || !os::protect(pages, bytes, Protection::ReadWrite).ok()) {
     errno = ENOMEM;
     return false;
   }
-  if (const os::Status status = os::lock(pages, bytes); status.ok()) {
+  os::Status status = os::lock(pages, bytes);
+  if (!status.ok() && os::is_lock_budget_error(status.error) && release_cached_memory()) {
+    status = os::lock(pages, bytes);
+  }
+  if (status.ok()) {
     *locked = true;
     add(g_counters.bytes_locked, bytes);
   } else {
@@ -150,7 +256,10 @@ Slab* take_slab() noexcept {
     }
   }
   bool locked = false;
-  if (!commit(slab->base, kSlabBytes, &locked)) {
+  // The slab, and the guard it splits off the reservation.
+  const bool claimed = claim_mappings(2);
+  if (!claimed || !commit(slab->base, kSlabBytes, &locked)) {
+    if (claimed) release_mappings(2);
     std::lock_guard lock(slab_mutex);
     slab->next = decommitted;
     decommitted = slab;
@@ -160,7 +269,6 @@ Slab* take_slab() noexcept {
   slab->locked = locked;
   slab->open_pages = kAllPages;
   add(g_counters.slabs, 1);
-  adjust_mapping_estimate(2);  // the slab, and the guard it splits off the reservation
   return slab;
 }
 
@@ -174,18 +282,15 @@ void give_back_slab(Slab* slab) noexcept {
       return;
     }
   }
-  // Every block was wiped when it was freed: nothing to wipe here.
-  adjust_mapping_estimate(-static_cast<std::int64_t>(mapping_runs(slab->open_pages)) - 1);
-  decommit(slab->base, kSlabBytes, slab->locked);
-  slab->committed = false;
-  slab->open_pages = 0;
-  subtract(g_counters.slabs, 1);
-  std::lock_guard lock(slab_mutex);
-  slab->next = decommitted;
-  decommitted = slab;
+  decommit_slab(slab);
 }
 
 bool open_pages(Slab& slab, std::uint32_t mask) noexcept {
+  const std::int64_t grows = static_cast<std::int64_t>(mapping_runs(slab.open_pages | mask)) -
+                             static_cast<std::int64_t>(mapping_runs(slab.open_pages));
+  // At the budget the whole slab opens instead: one run of open pages takes
+  // the fewest mappings. Its extra pages hold no block, so nothing but zeros.
+  if (grows > 0 && !within_mapping_budget(grows)) mask = kAllPages;
   bool ok = true;
   for_each_run(mask & ~slab.open_pages, [&](std::uint32_t run, std::size_t first, std::size_t count) {
     if (!ok) return;
@@ -206,8 +311,7 @@ void close_pages(Slab& slab, std::uint32_t mask) noexcept {
     const std::uint32_t before = mapping_runs(slab.open_pages);
     const std::uint32_t after = mapping_runs(slab.open_pages & ~run);
     const std::int64_t grows = static_cast<std::int64_t>(after) - before;
-    if (grows > 0 && g_counters.mapping_estimate.load(std::memory_order_relaxed) + grows >
-                         static_cast<std::int64_t>(g_region.mapping_budget)) {
+    if (grows > 0 && !within_mapping_budget(grows)) {
       add(g_counters.flips_skipped, count);
       return;
     }
@@ -223,10 +327,26 @@ void close_pages(Slab& slab, std::uint32_t mask) noexcept {
   });
 }
 
+void relock_in_child(void* pages, std::size_t bytes) noexcept {
+  // fork() cannot fail for it, whatever the lock policy: say so, once.
+  if (const os::Status status = os::lock_on_fault(pages, bytes); !status.ok()) {
+    add(g_counters.lock_failures, 1);
+    os::warn_unlocked_once(status, bytes, "in a forked child, which fork() cannot fail for");
+  }
+}
+
+bool claim_mappings(std::int64_t count) noexcept {
+  if (try_claim_mappings(count) || (release_cached_memory() && try_claim_mappings(count))) return true;
+  errno = ENOMEM;
+  return false;
+}
+
+void release_mappings(std::int64_t count) noexcept { adjust_mapping_estimate(-count); }
+
 void relock_after_fork() noexcept {
   for (std::size_t slot = 0; slot < next_slot; ++slot) {
     const Slab& slab = g_region.slabs[slot];
-    if (slab.committed && slab.locked && !os::lock(slab.base, kSlabBytes).ok()) add(g_counters.lock_failures, 1);
+    if (slab.committed && slab.locked) relock_in_child(slab.base, kSlabBytes);
   }
   large_relock_after_fork();
 }

@@ -33,8 +33,10 @@ inline bool owns(const void* pointer) noexcept {
 bool ensure_initialised() noexcept;
 
 /// Makes `bytes` at `pages` usable: read-write, and locked as the lock policy
-/// says. False (pages left PROT_NONE) when the policy is strict and the
-/// kernel refuses the lock, or when mprotect fails.
+/// says. A refused lock first gives back the locked memory the pool only
+/// caches (freed spans, empty slabs) and tries again. False (pages left
+/// PROT_NONE) when the policy is strict and the kernel still refuses the
+/// lock, or when mprotect fails.
 bool commit(std::byte* pages, std::size_t bytes, bool* locked) noexcept;
 
 /// Returns wiped pages to the reservation: unlocked, discarded, PROT_NONE.
@@ -53,8 +55,19 @@ bool open_pages(Slab& slab, std::uint32_t mask) noexcept;
 /// would take the pool over its mapping budget (those stay open, zeroed).
 void close_pages(Slab& slab, std::uint32_t mask) noexcept;
 
-/// Locks every committed, locked range again: a forked child does not
-/// inherit its parent's memory locks.
+/// Counts `count` more pool mappings against the budget (half of
+/// vm.max_map_count: the rest is the program's). At the budget, memory kept
+/// only for reuse is given back first; false with errno ENOMEM if that was
+/// not enough, so that the allocation fails rather than the program's next
+/// mmap or thread.
+bool claim_mappings(std::int64_t count) noexcept;
+void release_mappings(std::int64_t count) noexcept;
+
+/// Locks every committed, locked range again, page by page as the child
+/// touches them: a forked child does not inherit its parent's memory locks,
+/// and the pages it only reads stay shared with the parent, locked by it.
 void relock_after_fork() noexcept;
+/// One range of relock_after_fork: a refusal is counted and said once.
+void relock_in_child(void* pages, std::size_t bytes) noexcept;
 
 }  // namespace secbits::pool

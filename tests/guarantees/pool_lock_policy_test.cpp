@@ -237,4 +237,79 @@ TEST(PoolLockPolicy, DegradeFreedSmallBlocksOfUnlockedSlabsReadBackAsZero) {
   EXPECT_EQ(result.exit_code, 0) << result.output;
 }
 
+// Memory the pool keeps only for reuse (a freed large span, empty slabs) is
+// locked, and holds lock budget. When the kernel refuses a lock, the pool
+// gives that memory back and tries again before it fails (strict) or serves
+// unlocked memory (degrade). Each case runs with Debian's default budget.
+constexpr std::size_t kDebianBudget = std::size_t{8} << 20;
+
+TEST(PoolLockPolicy, StrictReusesTheBudgetAFreedLargeBlockHeld) {
+  const auto result = secbits::test::run_in_child([] {
+    if (!secbits::test::drop_lock_privilege(kDebianBudget)) return fail("could not drop CAP_IPC_LOCK");
+    void* large = secbits_malloc(std::size_t{6} << 20);
+    if (large == nullptr) return fail("secbits_malloc(6 MiB) failed under an 8 MiB budget");
+    secbits_free(large);  // nothing live now
+    std::vector<void*> blocks;
+    for (int i = 0; i < 4096; ++i) {
+      void* p = secbits_malloc(1024);
+      if (p == nullptr) {
+        return fail("only " + std::to_string(blocks.size()) + " of 4096 secbits_malloc(1024) served: " +
+                    secbits::test::describe_lock_budget());
+      }
+      blocks.push_back(p);
+    }
+    for (void* p : blocks) secbits_free(p);
+    return 0;
+  });
+  ASSERT_TRUE(result.exited) << "killed by signal " << result.term_signal << ": " << result.output;
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+}
+
+TEST(PoolLockPolicy, DegradeLocksLiveSecretsBeforeTheCacheOfAFreedLargeBlock) {
+  const auto result = secbits::test::run_in_child([] {
+    if (!secbits::test::drop_lock_privilege(kDebianBudget)) return fail("could not drop CAP_IPC_LOCK");
+    secbits_set_lock_policy(SECBITS_LOCK_DEGRADE);
+    void* large = secbits_malloc(std::size_t{6} << 20);
+    if (large == nullptr) return fail("secbits_malloc(6 MiB) failed");
+    secbits_free(large);
+    std::vector<void*> blocks;
+    for (int i = 0; i < 2048; ++i) {
+      void* p = secbits_malloc(1024);
+      if (p == nullptr) return fail("secbits_malloc(1024) failed under degrade");
+      blocks.push_back(p);
+    }
+    const auto mappings = secbits::test::all_mappings();
+    for (void* p : blocks) {
+      if (!is_locked(secbits::test::find_mapping(mappings, p))) return fail("a live 1 KiB secret is not locked");
+    }
+    if (secbits::stats().bytes_unlocked != 0) return fail("stats report unlocked bytes while the cache held budget");
+    for (void* p : blocks) secbits_free(p);
+    return 0;
+  });
+  ASSERT_TRUE(result.exited) << "killed by signal " << result.term_signal << ": " << result.output;
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(result.output.find("secbits: "), std::string::npos) << "degrade warned: " << result.output;
+}
+
+TEST(PoolLockPolicy, StrictReusesTheBudgetCollectedEmptySlabsHeld) {
+  const auto result = secbits::test::run_in_child([] {
+    if (!secbits::test::drop_lock_privilege(kDebianBudget)) return fail("could not drop CAP_IPC_LOCK");
+    std::vector<void*> blocks;
+    for (int i = 0; i < 2048; ++i) {  // 2 MiB of small blocks
+      void* p = secbits_malloc(1024);
+      if (p == nullptr) return fail("secbits_malloc(1024) failed");
+      blocks.push_back(p);
+    }
+    for (void* p : blocks) secbits_free(p);
+    secbits_collect();
+    void* large = secbits_malloc(std::size_t{7} << 20);
+    if (large == nullptr) return fail("secbits_malloc(7 MiB) failed after 2 MiB of small blocks were freed and collected");
+    if (!is_locked(large)) return fail("the 7 MiB block is not locked");
+    secbits_free(large);
+    return 0;
+  });
+  ASSERT_TRUE(result.exited) << "killed by signal " << result.term_signal << ": " << result.output;
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+}
+
 }  // namespace

@@ -474,6 +474,51 @@ TEST_F(PoolAbort, DoubleFreeOfLargeBlockNamesTheAddress) {
   EXPECT_DEATH(secbits_free(p), abort_message("(double free|invalid)", p));
 }
 
+// realloc and usable_size take the block the same checked way free does: a
+// freed block given to either is a use after free. realloc within the size
+// class used to hand the freed block back, one block with two owners.
+TEST_F(PoolAbort, ReallocOfFreedSmallBlockWithinItsClassNamesTheAddress) {
+  void* p = secbits_malloc(64);
+  ASSERT_NE(p, nullptr);
+  secbits_free(p);
+  EXPECT_DEATH(secbits_realloc(p, 60), abort_message("realloc of a freed block", p));
+}
+
+TEST_F(PoolAbort, ReallocOfFreedSmallBlockToAnotherClassNamesTheAddress) {
+  void* p = secbits_malloc(64);
+  ASSERT_NE(p, nullptr);
+  secbits_free(p);
+  EXPECT_DEATH(secbits_realloc(p, 4000), abort_message("realloc of a freed block", p));
+}
+
+TEST_F(PoolAbort, ReallocOfSmallBlockAnotherThreadFreedNamesTheAddress) {
+  void* p = secbits_malloc(64);
+  ASSERT_NE(p, nullptr);
+  std::thread([p] { secbits_free(p); }).join();
+  EXPECT_DEATH(secbits_realloc(p, 64), abort_message("realloc of a freed block", p));
+}
+
+TEST_F(PoolAbort, ReallocOfFreedLargeBlockNamesTheAddress) {
+  void* p = secbits_malloc(std::size_t{64} << 10);
+  ASSERT_NE(p, nullptr);
+  secbits_free(p);
+  EXPECT_DEATH(secbits_realloc(p, std::size_t{60} << 10), abort_message("realloc of a freed block", p));
+}
+
+TEST_F(PoolAbort, UsableSizeOfFreedSmallBlockNamesTheAddress) {
+  void* p = secbits_malloc(64);
+  ASSERT_NE(p, nullptr);
+  secbits_free(p);
+  EXPECT_DEATH(secbits_usable_size(p), abort_message("usable size asked of a freed block", p));
+}
+
+TEST_F(PoolAbort, UsableSizeOfFreedLargeBlockNamesTheAddress) {
+  void* p = secbits_malloc(std::size_t{64} << 10);
+  ASSERT_NE(p, nullptr);
+  secbits_free(p);
+  EXPECT_DEATH(secbits_usable_size(p), abort_message("usable size asked of a freed block", p));
+}
+
 TEST_F(PoolAbort, InteriorPointerOfSmallBlockNamesTheAddress) {
   auto* p = static_cast<char*>(secbits_malloc(64));
   ASSERT_NE(p, nullptr);

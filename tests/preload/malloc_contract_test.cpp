@@ -418,6 +418,22 @@ TEST_F(Preloaded, MemalignRoundsTheAlignmentUpToAPowerOfTwo) {
   }
 }
 
+// glibc: an alignment above 2^63 cannot be a power of two, and is EINVAL;
+// 2^63 itself is a power of two that no block can have: ENOMEM.
+TEST_F(Preloaded, MemalignOfAnImpossibleAlignmentIsEinvalAsInGlibc) {
+  for (std::size_t alignment : {SIZE_MAX, (std::size_t{1} << 63) + 1}) {
+    errno = 0;
+    EXPECT_EQ(c().memalign(alignment, 1), nullptr);
+    EXPECT_EQ(errno, EINVAL) << "memalign(" << alignment << ", 1)";
+    errno = 0;
+    EXPECT_EQ(c().libc_memalign(alignment, 1), nullptr);
+    EXPECT_EQ(errno, EINVAL) << "__libc_memalign(" << alignment << ", 1)";
+  }
+  errno = 0;
+  EXPECT_EQ(c().memalign(std::size_t{1} << 63, 1), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+}
+
 TEST_F(Preloaded, VallocAndPvallocArePageAlignedAndPvallocRoundsToPages) {
   for (std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{5000}, std::size_t{100000}}) {
     void* blocks[kLiveBlocks];

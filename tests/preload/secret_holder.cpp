@@ -28,12 +28,17 @@
 //   double-free SIZE frees a SIZE-byte block twice; reports "pointer ADDRESS"
 //                    first (and "survived" if the process is still alive).
 //   stack-free       frees the address of a stack buffer, reporting it first.
+//   realloc-freed SIZE / usable-freed SIZE
+//                    frees a SIZE-byte block, then reallocs it to a size of
+//                    the same class (or asks its usable size); reports
+//                    "pointer ADDRESS" first, "survived" if still alive.
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <malloc.h>
 #include <new>
 #include <string>
 #include <sys/mman.h>
@@ -95,6 +100,7 @@ std::size_t parse_size(const char* text) { return static_cast<std::size_t>(std::
 // about (or fold away) a double free and a free of a stack address, which
 // are exactly what the tests ask the interposer to catch.
 void (*volatile g_free)(void*) = std::free;
+void* (*volatile g_realloc)(void*, std::size_t) = std::realloc;
 
 int hold(int count, char** sizes) {
   if (count > kMaxBlocks) return 2;
@@ -294,6 +300,21 @@ int double_free(std::size_t size) {
   return 0;
 }
 
+int use_after_free(const std::string& use, std::size_t size) {
+  no_core_file();
+  void* block = std::malloc(size);
+  if (block == nullptr) die("malloc");
+  say("pointer %p\n", block);
+  g_free(block);
+  if (use == "realloc-freed") {
+    (void)g_realloc(block, size - 4);
+  } else {
+    say("usable %zu\n", ::malloc_usable_size(block));
+  }
+  say("survived\n");
+  return 0;
+}
+
 int stack_free() {
   no_core_file();
   char buffer[64] = {};
@@ -318,6 +339,7 @@ int main(int argc, char** argv) {
   }
   if (mode == "double-free" && argc == 3) return double_free(parse_size(argv[2]));
   if (mode == "stack-free") return stack_free();
-  say("usage: %s hold SIZE...|heap|efault SIZE...|fork|lock-exhaust N|run|double-free SIZE|stack-free\n", argv[0]);
+  if ((mode == "realloc-freed" || mode == "usable-freed") && argc == 3) return use_after_free(mode, parse_size(argv[2]));
+  say("usage: %s hold SIZE...|heap|efault SIZE...|fork|lock-exhaust N|run|double-free SIZE|stack-free|realloc-freed SIZE|usable-freed SIZE\n", argv[0]);
   return 2;
 }

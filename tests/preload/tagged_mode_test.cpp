@@ -12,8 +12,10 @@
 #include <openssl/rsa.h>
 
 #include <barrier>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <malloc.h>
 #include <memory>
 #include <string>
 #include <thread>
@@ -55,6 +57,32 @@ TEST_F(TaggedMode, PlainMallocAndNewAreJemallocsNotThePools) {
   EXPECT_GE(::sallocx(block, 0), 100u);
   plain_free(block);
   delete object;
+}
+
+// jemalloc aligns blocks of 8 bytes or less to 8 only: an explicit alignment
+// must reach it, or posix_memalign(&p, 16, 8) breaks its promise.
+TEST_F(TaggedMode, ExplicitSixteenByteAlignmentHoldsForTinyBlocks) {
+  using Aligned = void* (*)(std::size_t, std::size_t);
+  Aligned volatile aligned_alloc_call = std::aligned_alloc;
+  Aligned volatile memalign_call = ::memalign;
+  int (*volatile posix_memalign_call)(void**, std::size_t, std::size_t) = ::posix_memalign;
+  for (std::size_t size : {std::size_t{1}, std::size_t{8}}) {
+    std::vector<void*> blocks;
+    // Many at once: half of jemalloc's 8-byte blocks are 16-aligned by chance.
+    for (int i = 0; i < 16; ++i) {
+      void* block = nullptr;
+      ASSERT_EQ(posix_memalign_call(&block, 16, size), 0);
+      blocks.push_back(block);
+      blocks.push_back(aligned_alloc_call(16, size));
+      blocks.push_back(memalign_call(16, size));
+    }
+    for (void* block : blocks) {
+      ASSERT_NE(block, nullptr);
+      EXPECT_EQ(reinterpret_cast<std::uintptr_t>(block) % 16, 0u) << block << " for " << size << " bytes";
+      EXPECT_FALSE(secbits_owns(block));
+      plain_free(block);
+    }
+  }
 }
 
 TEST_F(TaggedMode, BlocksMadeInsideAScopeAreThePoolsLockedAndUndumpable) {

@@ -31,6 +31,17 @@ std::size_t kb_field(const std::string& line) {
   return value;
 }
 
+/// Reads one field line of a mapping's block into `mapping`.
+void apply_field(const std::string& line, Mapping& mapping) {
+  if (line.rfind("Rss:", 0) == 0) mapping.rss_kb = kb_field(line);
+  else if (line.rfind("Locked:", 0) == 0) mapping.locked_kb = kb_field(line);
+  else if (line.rfind("Private_Dirty:", 0) == 0) mapping.private_dirty_kb = kb_field(line);
+  else if (line.rfind("VmFlags:", 0) == 0) {
+    std::istringstream in(line.substr(8));
+    for (std::string flag; in >> flag;) mapping.flags.insert(flag);
+  }
+}
+
 }  // namespace
 
 std::optional<Mapping> mapping_containing(const void* address) {
@@ -45,13 +56,7 @@ std::optional<Mapping> mapping_containing(const void* address) {
       if (target >= header.start && target < header.end) current = header;
       continue;
     }
-    if (!current) continue;
-    if (line.rfind("Rss:", 0) == 0) current->rss_kb = kb_field(line);
-    else if (line.rfind("Locked:", 0) == 0) current->locked_kb = kb_field(line);
-    else if (line.rfind("VmFlags:", 0) == 0) {
-      std::istringstream in(line.substr(8));
-      for (std::string flag; in >> flag;) current->flags.insert(flag);
-    }
+    if (current) apply_field(line, *current);
   }
   return current;
 }
@@ -66,14 +71,7 @@ std::vector<Mapping> all_mappings() {
       mappings.push_back(header);
       continue;
     }
-    if (mappings.empty()) continue;
-    Mapping& current = mappings.back();
-    if (line.rfind("Rss:", 0) == 0) current.rss_kb = kb_field(line);
-    else if (line.rfind("Locked:", 0) == 0) current.locked_kb = kb_field(line);
-    else if (line.rfind("VmFlags:", 0) == 0) {
-      std::istringstream in(line.substr(8));
-      for (std::string flag; in >> flag;) current.flags.insert(flag);
-    }
+    if (!mappings.empty()) apply_field(line, mappings.back());
   }
   return mappings;
 }

@@ -18,6 +18,7 @@ struct Mapping {
   std::set<std::string> flags;    // VmFlags: "lo", "dd", "wf", ...
   std::size_t rss_kb = 0;
   std::size_t locked_kb = 0;
+  std::size_t private_dirty_kb = 0;  // pages this process has written and shares with no other
 
   bool has_flag(const std::string& flag) const { return flags.count(flag) != 0; }
 };
