@@ -3,6 +3,7 @@
 // /proc/PID/smaps as a list of mappings, for the project's small tools
 // (secbits-audit, the demo's programs). Header-only: they link nothing.
 
+#include <charconv>
 #include <istream>
 #include <set>
 #include <sstream>
@@ -24,6 +25,13 @@ struct Mapping {
   bool contains(unsigned long address) const { return address >= start && address < end; }
 };
 
+// from_chars, not stoul: text a tool does not expect must never throw out of it.
+inline unsigned long parse_hex_or_zero(const std::string& text) {
+  unsigned long value = 0;
+  (void)std::from_chars(text.data(), text.data() + text.size(), value, 16);
+  return value;
+}
+
 inline std::vector<Mapping> parse_smaps(std::istream& smaps) {
   std::vector<Mapping> mappings;
   for (std::string line; std::getline(smaps, line);) {
@@ -33,8 +41,8 @@ inline std::vector<Mapping> parse_smaps(std::istream& smaps) {
     const auto dash = first.find('-');
     if (dash != std::string::npos && first.find(':') == std::string::npos) {
       Mapping mapping;
-      mapping.start = std::stoul(first.substr(0, dash), nullptr, 16);
-      mapping.end = std::stoul(first.substr(dash + 1), nullptr, 16);
+      mapping.start = parse_hex_or_zero(first.substr(0, dash));
+      mapping.end = parse_hex_or_zero(first.substr(dash + 1));
       std::string offset, device, inode;
       in >> mapping.permissions >> offset >> device >> inode;
       std::getline(in >> std::ws, mapping.name);
