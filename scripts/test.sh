@@ -20,10 +20,10 @@ echo "== release build: all tests"
 configure_and_build "$builds/release"
 ctest --test-dir "$builds/release" --output-on-failure -j "$jobs"
 
-echo "== AddressSanitizer + UndefinedBehaviorSanitizer: unit and guarantee tests"
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer (pool invariants checked): unit, guarantee, injection and thread tests"
 configure_and_build "$builds/asan" -DSECBITS_SANITIZE=address,undefined \
   -DSECBITS_BUILD_BENCH=OFF -DSECBITS_BUILD_DEMO=OFF
-ctest --test-dir "$builds/asan" --output-on-failure -j "$jobs" -L 'unit|guarantees|threads'
+ctest --test-dir "$builds/asan" --output-on-failure -j "$jobs" -L 'unit|guarantees|threads|injection'
 
 echo "== ThreadSanitizer: thread tests"
 configure_and_build "$builds/tsan" -DSECBITS_SANITIZE=thread -DSECBITS_BUILD_BENCH=OFF -DSECBITS_BUILD_DEMO=OFF

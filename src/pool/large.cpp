@@ -11,6 +11,7 @@
 #include "os/pages.hpp"
 #include "os/wipe.hpp"
 #include "pool/block_check.hpp"
+#include "pool/invariants.hpp"
 #include "pool/layout.hpp"
 #include "pool/region.hpp"
 #include "pool/stats.hpp"
@@ -98,8 +99,23 @@ bool pop_span(unsigned shift, std::size_t* granule) noexcept {
   return true;
 }
 
+/// The cache's byte count is its entries' pages, and each entry's record
+/// says it is cached. Called with span_mutex held.
+void debug_check_cache() noexcept {
+  if constexpr (!kCheckInvariants) return;
+  std::size_t bytes = 0;
+  for (std::size_t i = 0; i < cache_count; ++i) {
+    bytes += std::size_t{cache[i].pages} * kPageSize;
+    if (state_of(records[cache[i].granule].load(std::memory_order_relaxed)) != kCached) {
+      os::fatal("invariant broken: a cached span's record does not say so", zone + (std::size_t{cache[i].granule} << kMinSpanShift));
+    }
+  }
+  if (bytes != cache_bytes || cache_bytes > kCacheBytes) os::fatal("invariant broken: the span cache's byte count", zone);
+}
+
 bool take_cached(unsigned shift, CachedSpan* taken) noexcept {
   std::lock_guard lock(span_mutex);
+  debug_check_cache();
   for (std::size_t i = cache_count; i-- > 0;) {
     if (cache[i].shift != shift) continue;
     *taken = cache[i];
@@ -118,6 +134,7 @@ bool put_cached(const CachedSpan& span) noexcept {
   cache[cache_count++] = span;
   cache_bytes += bytes;
   records[span.granule].store(make_record(kCached, span.locked, span.shift, span.pages), std::memory_order_release);
+  debug_check_cache();
   return true;
 }
 

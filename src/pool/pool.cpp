@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "pool/fork.hpp"
+#include "pool/invariants.hpp"
 #include "pool/large.hpp"
 #include "pool/options.hpp"
 #include "pool/stats.hpp"
@@ -82,6 +83,7 @@ void flush_pending(ThreadHeap& heap) noexcept {
     slab->in_pending_list = false;
     close_pages(*slab, slab->pending_close);
     slab->pending_close = 0;
+    debug_check_slab(*slab);
     if (slab->live == 0 && slab->list != SlabList::Current) release_slab(*slab, heap);
     slab = next;
   }
@@ -155,12 +157,14 @@ void initialise_slab(Slab& slab, ThreadHeap& heap, std::size_t class_index) noex
 }
 
 void* allocate_small(ThreadHeap& heap, std::size_t class_index) noexcept {
+  debug_check_heap(heap);
   ClassLists& lists = heap.classes[class_index];
   if (Slab* current = lists.current) {
     if (void* block = take_block_scanning(*current, heap)) return block;
     if (collect_remote(*current, heap)) {
       if (void* block = take_block_scanning(*current, heap)) return block;
     }
+    debug_check_slab(*current);
     unlink(lists, *current);
     push(lists.full, *current, SlabList::Full);
   }
@@ -183,6 +187,7 @@ void* allocate_small(ThreadHeap& heap, std::size_t class_index) noexcept {
   Slab* slab = take_slab();
   if (slab == nullptr) return nullptr;
   initialise_slab(*slab, heap, class_index);
+  debug_check_slab(*slab);
   lists.current = slab;
   slab->list = SlabList::Current;
   (void)sample_bytes_in_use();
@@ -338,6 +343,7 @@ namespace {
 /// stay committed and locked, against the process's lock budget, until a new
 /// thread takes the heap).
 void trim(ThreadHeap& heap, bool keep_current) noexcept {
+  debug_check_heap(heap);
   for (ClassLists& lists : heap.classes) {
     for (Slab* list : {lists.full, lists.available, lists.current}) {
       for (Slab* slab = list; slab != nullptr;) {
@@ -360,6 +366,7 @@ void trim(ThreadHeap& heap, bool keep_current) noexcept {
       release_slab(current, heap);
     }
   }
+  debug_check_heap(heap);
 }
 
 }  // namespace
