@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Real programs, unmodified, from Debian's packages (scripts/setup.sh installs
 # them), each run twice: plainly and under the secbits interposer
-# (<build>/secbits-run --verbose). The two runs must give the same stdout and
+# (<build>/secbits-run --verbose, from a copy that every user can read; see
+# the driver). The two runs must give the same stdout and
 # the same exit status; their stderr may differ only by "secbits: " lines, and
 # the interposed run must say "secbits: interposer active". Output that is
 # random by nature (keys, signatures with a random nonce) is compared by
@@ -283,6 +284,63 @@ while IFS= read -r variable; do
     SECBITS_* | PYTHON* | GIT_* | LD_PRELOAD | MALLOC_* | GLIBC_TUNABLES) unset "$variable" ;;
   esac
 done < <(compgen -e)
+
+# The interposer the cases run on: a copy of this build's secbits-run and
+# libsecbits_preload.so, in a directory of the suite's own that every user can
+# read. Programs that change user keep LD_PRELOAD (CPython's test_subprocess
+# starts children as nobody), and the loader then opens the library as the
+# new user. From a private build tree (a clone in mktemp -d, or in a home
+# directory, 0700 on Debian 12) it cannot: the child says "ERROR: ld.so:
+# object '...' from LD_PRELOAD cannot be preloaded (cannot open shared object
+# file): ignored." on stderr and runs without secbits, and the case fails on
+# where the tree was cloned, not on the interposer. The copy keeps the build's
+# layout (secbits-run finds preload/libsecbits_preload.so next to itself),
+# must be byte for byte the build's, and is removed when the suite ends.
+world_traversable() {  # DIR and every directory above it can be entered by any user
+  local dir mode
+  dir=$(readlink -f "$1") && [[ -d $dir ]] || return 1
+  while :; do
+    mode=$(stat -c %A "$dir") || return 1
+    [[ ${mode:9:1} == [xt] ]] || return 1
+    [[ $dir == / ]] && return 0
+    dir=$(dirname "$dir")
+  done
+}
+loads_for_others() {  # SECBITS_RUN: its interposer takes effect, as nobody when we can become nobody
+  local as=() said
+  # Root can check what the children of test_subprocess meet; a noexec mount
+  # shows here as well.
+  [[ $(id -u) -eq 0 ]] && have setpriv && as=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
+  said=$(cd / && "${as[@]}" "$1" --verbose /bin/true 2>&1)
+  grep -q '^secbits: interposer active' <<< "$said"
+}
+library="$build/preload/libsecbits_preload.so"
+[[ -f $library ]] || { echo "real programs: no $library (build the project first)" >&2; exit 2; }
+interposer_copy=
+remove_interposer_copy() { if [[ -n $interposer_copy ]]; then rm -rf -- "$interposer_copy"; fi; }
+trap remove_interposer_copy EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+for base in ${TMPDIR:+"$TMPDIR"} /tmp; do
+  world_traversable "$base" || continue
+  interposer_copy=$(mktemp -d "$base/secbits-real-programs-interposer.XXXXXX") || { interposer_copy=; continue; }
+  if chmod 0755 "$interposer_copy" && mkdir -m 0755 "$interposer_copy/preload" &&
+     cp "$secbits_run" "$interposer_copy/secbits-run" && chmod 0755 "$interposer_copy/secbits-run" &&
+     cp "$library" "$interposer_copy/preload/" && chmod 0644 "$interposer_copy/preload/libsecbits_preload.so" &&
+     cmp -s "$secbits_run" "$interposer_copy/secbits-run" &&
+     cmp -s "$library" "$interposer_copy/preload/libsecbits_preload.so" &&
+     loads_for_others "$interposer_copy/secbits-run"; then
+    secbits_run="$interposer_copy/secbits-run"
+    break
+  fi
+  remove_interposer_copy
+  interposer_copy=
+done
+if [[ -z $interposer_copy ]]; then
+  # The other cases still tell something; the ones whose children change
+  # user fail with the loader's line if the build tree is private.
+  echo "real programs: note: no place (\$TMPDIR, /tmp) where every user can load a copy of the interposer; using $secbits_run"
+fi
 export REAL_PROGRAMS_SECBITS_RUN="$secbits_run"
 work=$(mktemp -d "${TMPDIR:-/tmp}/secbits-real-programs.XXXXXX")
 export LC_ALL=C.UTF-8 TZ=UTC HOME="$work/home" TMPDIR="$work/tmp" FIXTURES="$work/fixtures"
