@@ -5,25 +5,28 @@
 #include <cstddef>
 #include <cstdint>
 
-// Small blocks come in 36 size classes: every multiple of 16 up to 128, then
-// four classes per doubling up to 16 KiB. Every power of two is a class, so a
+// Small blocks come in 39 size classes: every multiple of 16 up to 128, then
+// four classes per doubling up to 28 KiB. Every power of two is a class, so a
 // block of a power-of-two class is aligned to its size (up to a page) when
 // blocks are laid out from a page boundary: aligned allocation needs no path
-// of its own.
+// of its own. The three classes above 16 KiB (4 to 6 blocks a slab) keep
+// blocks of that size off the large path, where each would cost two kernel
+// mappings of the pool's budget and two syscalls.
 namespace secbits::pool {
 
-inline constexpr std::size_t kClassCount = 36;
-inline constexpr std::size_t kMaxSmallSize = 16384;
+inline constexpr std::size_t kClassCount = 39;
+inline constexpr std::size_t kMaxSmallSize = 28672;
 
 inline constexpr std::array<std::uint32_t, kClassCount> kClassSizes = [] {
   std::array<std::uint32_t, kClassCount> sizes{};
   std::size_t n = 0;
   for (std::uint32_t size = 16; size <= 128; size += 16) sizes[n++] = size;
-  for (std::uint32_t base = 128; base < kMaxSmallSize; base *= 2) {
-    for (std::uint32_t step = 1; step <= 4; ++step) sizes[n++] = base + step * (base / 4);
+  for (std::uint32_t base = 128; n < kClassCount; base *= 2) {
+    for (std::uint32_t step = 1; step <= 4 && n < kClassCount; ++step) sizes[n++] = base + step * (base / 4);
   }
   return sizes;
 }();
+static_assert(kClassSizes.back() == kMaxSmallSize);
 
 /// The smallest class that holds `size` bytes (size <= kMaxSmallSize; 0 maps
 /// to the first class).

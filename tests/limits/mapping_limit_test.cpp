@@ -83,7 +83,7 @@ void expect_pool_stops_at_its_budget(Fill fill) {
     if (const std::string problem = program_still_maps_and_starts_threads(); !problem.empty()) return broken(problem);
     for (void* block : blocks) secbits_free(block);
     secbits_collect();
-    void* again = secbits_malloc(20 << 10);
+    void* again = secbits_malloc(64 << 10);
     if (again == nullptr) return broken("nothing served after every block was freed");
     secbits_free(again);
     return 0;
@@ -93,16 +93,32 @@ void expect_pool_stops_at_its_budget(Fill fill) {
   std::cout << result.output;  // the figures, for the log
 }
 
+/// Allocates `size`-byte blocks, written, until the pool says ENOMEM (or
+/// `most` of them).
+int fill_with(std::vector<void*>& blocks, std::size_t size, int most) {
+  for (int i = 0; i < most; ++i) {
+    errno = 0;
+    void* block = secbits_malloc(size);
+    if (block == nullptr) return errno;
+    std::memset(block, 1, size);
+    blocks.push_back(block);
+  }
+  return 0;
+}
+
+// Above the largest size class (28 KiB) each block is a page run of its
+// own: two mappings.
 TEST(MappingLimit, LargeBlocksStopAtThePoolsBudgetNotAtTheProgramsMappings) {
+  expect_pool_stops_at_its_budget([](std::vector<void*>& blocks) { return fill_with(blocks, 64 << 10, 6000); });
+}
+
+// 20 KiB blocks (the case: two mappings each, as large blocks, they
+// took all of vm.max_map_count) share slabs, six a slab.
+TEST(MappingLimit, TwentyKiBBlocksShareSlabsAndStopAtThePoolsBudget) {
   expect_pool_stops_at_its_budget([](std::vector<void*>& blocks) {
-    for (int i = 0; i < 6000; ++i) {
-      errno = 0;
-      void* block = secbits_malloc(20 << 10);
-      if (block == nullptr) return errno;
-      std::memset(block, 1, 20 << 10);
-      blocks.push_back(block);
-    }
-    return 0;
+    const int error = fill_with(blocks, 20 << 10, 20000);
+    if (blocks.size() < 4000) std::cout << "FAILED: only " << blocks.size() << " blocks of 20 KiB" << std::endl;
+    return blocks.size() < 4000 ? -1 : error;
   });
 }
 

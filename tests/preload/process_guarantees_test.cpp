@@ -755,7 +755,7 @@ TEST(PlainProcess, KeepsFreedSecretsInMemoryAndLiveOnesInACoreFile) {
 // A freed large block is PROT_NONE at once: the kernel refuses to copy a
 // single byte of it (write() to a pipe fails with EFAULT on every page).
 TEST(PreloadedProcess, FreedLargeBlocksFaultWhenRead) {
-  Helper helper({{"efault", std::to_string(20 << 10), std::to_string(64 << 10), std::to_string(3 << 20)}});
+  Helper helper({{"efault", std::to_string(32 << 10), std::to_string(64 << 10), std::to_string(3 << 20)}});
   const Ending ending = helper.finish();
   EXPECT_TRUE(ending.exited && ending.code == 0) << describe(ending);
   EXPECT_EQ(lines_of(ending.out).size(), 3u) << describe(ending);
