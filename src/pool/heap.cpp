@@ -6,6 +6,7 @@
 
 #include "os/pages.hpp"
 #include "pool/fork.hpp"
+#include "pool/stats.hpp"
 
 namespace secbits::pool {
 
@@ -48,6 +49,7 @@ ThreadHeap* take_heap_locked() noexcept {
     if (spare_count == 0) {
       void* chunk = nullptr;
       if (!os::map_bookkeeping(kHeapsPerChunk * sizeof(ThreadHeap), &chunk).ok()) return nullptr;
+      g_counters.mapping_estimate.fetch_add(1, std::memory_order_relaxed);  // the pool's too
       spare_heaps = static_cast<ThreadHeap*>(chunk);
       spare_count = kHeapsPerChunk;
     }

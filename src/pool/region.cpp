@@ -163,7 +163,8 @@ bool reserve_range() noexcept {
   g_region.slot_count = slot_count;
   // Leave the other half of vm.max_map_count to the program and its libraries.
   g_region.mapping_budget = os::max_map_count() / 2;
-  g_counters.mapping_estimate.store(1, std::memory_order_relaxed);
+  // The reservation, the two bookkeeping tables and the published marker.
+  g_counters.mapping_estimate.store(4, std::memory_order_relaxed);
   g_region.small_bytes.store(small, std::memory_order_relaxed);
   g_region.total_bytes.store(size, std::memory_order_relaxed);
   g_region.base.store(reinterpret_cast<std::uintptr_t>(base), std::memory_order_release);
