@@ -28,9 +28,10 @@ Status lock(void* pages, std::size_t bytes) noexcept {
   return {::syscall(SYS_mlock, pages, bytes) == 0 ? 0 : errno, "mlock"};
 }
 
+// Named "mlock" in reports: it is the same lock and the same budget.
 Status lock_on_fault(void* pages, std::size_t bytes) noexcept {
-  if (const int error = injected_error(Operation::Lock)) return {error, "mlock2"};
-  return {::syscall(SYS_mlock2, pages, bytes, MLOCK_ONFAULT) == 0 ? 0 : errno, "mlock2"};
+  if (const int error = injected_error(Operation::Lock)) return {error, "mlock"};
+  return {::syscall(SYS_mlock2, pages, bytes, MLOCK_ONFAULT) == 0 ? 0 : errno, "mlock"};
 }
 
 Status unlock(void* pages, std::size_t bytes) noexcept {

@@ -2,15 +2,10 @@
 
 #include <atomic>
 #include <pthread.h>
-#include <utility>
 
-#include "pool/heap.hpp"
 #include "pool/region.hpp"
 
 namespace secbits::pool {
-
-constinit std::atomic<bool> g_forked_child_unlocked{false};
-[[gnu::tls_model("initial-exec")]] constinit thread_local ThreadHeap* tl_heap_before_fork = nullptr;
 
 namespace {
 
@@ -36,20 +31,10 @@ void child() {
   region_child_after_fork();
   heap_child_after_fork();
   pool_child_after_fork();
-  // Locking the child's pool now would walk every resident page of it, and
-  // its exit or exec would walk them again to unlock: a child that only
-  // execs would pay for a pool it never touches. Its first call into the
-  // pool locks instead.
-  tl_heap_before_fork = std::exchange(tl_heap, nullptr);
-  g_forked_child_unlocked.store(true, std::memory_order_release);
+  relock_after_fork();
 }
 
 }  // namespace
-
-void lock_forked_child() noexcept {
-  if (ThreadHeap* heap = std::exchange(tl_heap_before_fork, nullptr)) tl_heap = heap;
-  if (g_forked_child_unlocked.exchange(false, std::memory_order_acq_rel)) relock_after_fork();
-}
 
 void install_fork_handlers() noexcept {
   if (installed.load(std::memory_order_acquire) || installed.exchange(true, std::memory_order_acq_rel)) return;

@@ -205,7 +205,6 @@ std::size_t class_for(std::size_t size, std::size_t alignment) noexcept {
 }  // namespace
 
 void* allocate_slow(std::size_t size, std::size_t alignment) noexcept {
-  lock_if_forked_child();
   if (!ensure_initialised()) return nullptr;
   install_fork_handlers();
   const std::size_t class_index = class_for(size, alignment);
@@ -231,11 +230,6 @@ void* allocate_slow(std::size_t size, std::size_t alignment) noexcept {
 void free_not_local(void* pointer) noexcept {
   if (pointer == nullptr) return;
   os::ErrnoGuard keep;
-  if (is_unsettled_forked_child()) [[unlikely]] {
-    lock_forked_child();
-    deallocate(pointer);  // the thread has its heap back: the free may be local
-    return;
-  }
   const LiveBlock block = find_live_block(pointer, BlockUse::Free);
   if (block.slab == nullptr) {
     large_free(pointer);
@@ -378,7 +372,6 @@ void trim(ThreadHeap& heap, bool keep_current) noexcept {
 }  // namespace
 
 void collect_thread() noexcept {
-  lock_if_forked_child();
   if (ThreadHeap* heap = tl_heap) trim(*heap, true);
   // Heaps whose threads have exited collect nothing by themselves: blocks
   // other threads free into them stay wiped but open until someone does.

@@ -51,22 +51,24 @@ bool try_claim_mappings(std::int64_t count) noexcept {
   return true;
 }
 
-/// Says once why the pool cannot exist: every secure allocation of the
-/// process will fail, which the program may only report as ENOMEM.
-void report_unavailable_once(const char* const* why, std::size_t count) noexcept {
+/// True the first time only: why the pool cannot exist is said once (every
+/// secure allocation of the process will fail, which the program may only
+/// report as ENOMEM). Asked before anything is formatted.
+bool first_report_of_no_pool() noexcept {
   static constinit std::atomic<bool> reported{false};
-  if (reported.exchange(true, std::memory_order_relaxed)) return;
-  os::write_stderr_line(why, count);
+  return !reported.exchange(true, std::memory_order_relaxed);
 }
 
 void report_unsupported_page_size() noexcept {
+  if (!first_report_of_no_pool()) return;
   char size_text[21];
   const char* parts[] = {"secbits: the page size is ", os::format_decimal(os::page_size(), size_text),
                          " bytes; secbits supports 4096-byte pages only: every secure allocation fails with ENOMEM"};
-  report_unavailable_once(parts, sizeof parts / sizeof parts[0]);
+  os::write_stderr_line(parts, sizeof parts / sizeof parts[0]);
 }
 
 void report_no_address_space(os::Status status) noexcept {
+  if (!first_report_of_no_pool()) return;
   char size_text[21];
   char limit_text[21];
   char reason[128];
@@ -80,7 +82,7 @@ void report_no_address_space(os::Status status) noexcept {
                          "; RLIMIT_AS is ",
                          limit == SIZE_MAX ? "unlimited" : os::format_decimal(limit, limit_text),
                          " bytes): every secure allocation fails with ENOMEM"};
-  report_unavailable_once(parts, sizeof parts / sizeof parts[0]);
+  os::write_stderr_line(parts, sizeof parts / sizeof parts[0]);
 }
 
 /// Decommits an empty slab and files it with the decommitted ones.
@@ -199,9 +201,13 @@ bool commit(std::byte* pages, std::size_t bytes, bool* locked) noexcept {
     errno = ENOMEM;
     return false;
   }
-  os::Status status = os::lock(pages, bytes);
+  // Locked as each page is first touched: the kernel charges the whole range
+  // to RLIMIT_MEMLOCK now (a refusal is seen here), but pages a block never
+  // touches are never made resident, and every mapping of the pool carries
+  // the same lock flags as a forked child's relock, so they still merge.
+  os::Status status = os::lock_on_fault(pages, bytes);
   if (!status.ok() && os::is_lock_budget_error(status.error) && release_cached_memory()) {
-    status = os::lock(pages, bytes);
+    status = os::lock_on_fault(pages, bytes);
   }
   if (status.ok()) {
     *locked = true;

@@ -40,10 +40,15 @@ const void* pointer_at(std::uintptr_t address) { return reinterpret_cast<const v
 
 // Every mapping that [pointer, pointer + size) touches is locked (VmFlags lo,
 // and the kernel counts all its resident pages as locked) and excluded from
-// core dumps (dd).
+// core dumps (dd). The pool locks pages as they are first touched, so every
+// page of the block is touched first, as a secret written there would.
 void expect_locked_and_undumpable(const void* pointer, std::size_t size, const std::string& what) {
   SCOPED_TRACE(what);
   const std::uintptr_t end = address_of(pointer) + size;
+  for (std::uintptr_t at = address_of(pointer); at < end; at = (at | (page_size() - 1)) + 1) {
+    auto* byte = reinterpret_cast<volatile unsigned char*>(at);
+    *byte = *byte;
+  }
   for (std::uintptr_t at = address_of(pointer); at < end;) {
     const auto mapping = secbits::test::mapping_containing(pointer_at(at));
     ASSERT_TRUE(mapping.has_value()) << "no mapping at " << pointer_at(at);
