@@ -121,21 +121,31 @@ void SecBytes::append_copy(std::span<const std::byte> source) {
   size_ = needed;
 }
 
+namespace {
+
+/// Wipes a caller's source buffer. An empty span or a vector without storage
+/// has no data at all: memset(nullptr, 0, 0) is undefined behaviour.
+void wipe_source(void* data, std::size_t bytes) noexcept {
+  if (bytes != 0) os::secure_wipe(data, bytes);
+}
+
+}  // namespace
+
 void SecBytes::append(std::span<std::byte> source) {
   append_copy(source);
-  os::secure_wipe(source.data(), source.size());
+  wipe_source(source.data(), source.size());
 }
 
 void SecBytes::append(std::string& source) {
   append_copy(std::as_bytes(std::span(source.data(), source.size())));
   // The whole capacity: bytes past size() may hold an earlier, longer value.
-  os::secure_wipe(source.data(), source.capacity());
+  wipe_source(source.data(), source.capacity());
   source.clear();
 }
 
 void SecBytes::append(std::vector<unsigned char>& source) {
   append_copy(std::as_bytes(std::span(source.data(), source.size())));
-  os::secure_wipe(source.data(), source.capacity());
+  wipe_source(source.data(), source.capacity());
   source.clear();
 }
 

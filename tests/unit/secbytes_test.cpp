@@ -59,6 +59,21 @@ TEST(SecBytes, AppendOfSpanAndVectorWipeTheirSources) {
   EXPECT_EQ(view.as_span()[106], std::byte{7});
 }
 
+// An empty span or a vector that never had storage has no data pointer; the
+// wipe of the source must not pass it to memset (UBSan: found by fuzzing).
+TEST(SecBytes, AppendOfAnEmptySourceWithoutStorageChangesNothing) {
+  secbits::SecBytes bytes;
+  std::string text = "key";
+  bytes.append(text);
+  bytes.append(std::span<std::byte>{});
+  std::vector<unsigned char> none;
+  bytes.append(none);
+  EXPECT_EQ(bytes.size(), 3u);
+  EXPECT_TRUE(none.empty());
+  const auto view = bytes.read();
+  EXPECT_EQ(std::memcmp(view.data(), "key", 3), 0);
+}
+
 TEST(SecBytes, EmptyBufferHasNoPagesAndEmptyViews) {
   secbits::SecBytes empty;
   EXPECT_TRUE(empty.empty());
