@@ -13,6 +13,7 @@ packages=(
   python3 libpython3.11-testsuite sqlite3 git perl openssl openssh-client
   bash coreutils binutils tar gzip findutils
   time                                      # the whole-process benchmark (GNU time)
+  clang-14 libclang-rt-14-dev               # the libFuzzer targets (scripts/fuzz.sh): clang and its libFuzzer runtime
 )
 
 missing=()

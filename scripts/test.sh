@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: installs what is missing, builds with warnings as
 # errors and runs every test; then the tests again under AddressSanitizer with
-# UndefinedBehaviorSanitizer, and the thread tests under ThreadSanitizer.
+# UndefinedBehaviorSanitizer, the thread tests under ThreadSanitizer, and each
+# libFuzzer target for SECBITS_FUZZ_SECONDS (30 by default).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 builds=${SECBITS_BUILD_ROOT:-$root/build}
@@ -28,3 +29,6 @@ ctest --test-dir "$builds/asan" --output-on-failure -j "$jobs" -L 'unit|guarante
 echo "== ThreadSanitizer: thread tests"
 configure_and_build "$builds/tsan" -DSECBITS_SANITIZE=thread -DSECBITS_BUILD_BENCH=OFF -DSECBITS_BUILD_DEMO=OFF
 ctest --test-dir "$builds/tsan" --output-on-failure -j "$jobs" -L threads
+
+echo "== libFuzzer targets under ASan+UBSan (bounded)"
+"$root/scripts/fuzz.sh" "${SECBITS_FUZZ_SECONDS:-30}"
