@@ -19,7 +19,8 @@ enum class Operation : unsigned {
   Return,          // mmap(MAP_FIXED) giving pages back to a reservation
   Protect,         // mprotect
   Advise,          // madvise (DONTDUMP, WIPEONFORK)
-  Lock,            // mlock, mlock2
+  Lock,            // mlock (and mlock2, unless LockOnFault fails it first)
+  LockOnFault,     // mlock2(MLOCK_ONFAULT) alone: ENOSYS imitates a kernel without it
   Count
 };
 

@@ -17,6 +17,7 @@ namespace secbits::os {
 namespace {
 
 constinit std::atomic<bool> warned_unlocked{false};
+constinit std::atomic<bool> lock_on_fault_missing{false};
 
 }  // namespace
 
@@ -28,10 +29,17 @@ Status lock(void* pages, std::size_t bytes) noexcept {
   return {::syscall(SYS_mlock, pages, bytes) == 0 ? 0 : errno, "mlock"};
 }
 
-// Named "mlock" in reports: it is the same lock and the same budget.
+// Named "mlock" in reports: it is the same lock and the same budget. A
+// kernel before 4.4, or valgrind, has no mlock2 (ENOSYS), and some refuse
+// its flag (EINVAL): then every range is locked, and faulted in, at once.
 Status lock_on_fault(void* pages, std::size_t bytes) noexcept {
-  if (const int error = injected_error(Operation::Lock)) return {error, "mlock"};
-  return {::syscall(SYS_mlock2, pages, bytes, MLOCK_ONFAULT) == 0 ? 0 : errno, "mlock"};
+  if (!lock_on_fault_missing.load(std::memory_order_relaxed)) {
+    int error = injected_error(Operation::LockOnFault);
+    if (error == 0) error = ::syscall(SYS_mlock2, pages, bytes, MLOCK_ONFAULT) == 0 ? 0 : errno;
+    if (error != ENOSYS && error != EINVAL) return {error, "mlock"};
+    lock_on_fault_missing.store(true, std::memory_order_relaxed);
+  }
+  return lock(pages, bytes);
 }
 
 Status unlock(void* pages, std::size_t bytes) noexcept {

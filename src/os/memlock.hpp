@@ -14,7 +14,7 @@ Status unlock(void* pages, std::size_t bytes) noexcept;
 /// mlock2(MLOCK_ONFAULT): locks each page when it is first touched rather
 /// than now. A forked child uses it: the pages it still shares with its
 /// parent are kept in RAM by the parent's lock, and locking them at once
-/// would copy every one of them.
+/// would copy every one of them. Where the kernel lacks it, plain mlock.
 Status lock_on_fault(void* pages, std::size_t bytes) noexcept;
 
 /// The soft RLIMIT_MEMLOCK in bytes; SIZE_MAX when unlimited.

@@ -52,7 +52,7 @@ constexpr std::size_t kSweptCallsPerOperation = 24;
 
 const char* name_of(Operation operation) {
   static constexpr const char* kNames[] = {"reserve", "map-bookkeeping", "map-guarded", "return-to-reservation",
-                                           "mprotect", "madvise", "mlock"};
+                                           "mprotect", "madvise", "mlock", "mlock2"};
   return kNames[static_cast<unsigned>(operation)];
 }
 
@@ -412,11 +412,14 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(std::pair{Operation::Reserve, ENOMEM}, std::pair{Operation::MapBookkeeping, ENOMEM},
                       std::pair{Operation::MapGuarded, ENOMEM}, std::pair{Operation::Return, ENOMEM},
                       std::pair{Operation::Protect, ENOMEM}, std::pair{Operation::Advise, EINVAL},
-                      std::pair{Operation::Lock, ENOMEM}, std::pair{Operation::Lock, EPERM}),
+                      std::pair{Operation::Lock, ENOMEM}, std::pair{Operation::Lock, EPERM},
+                      std::pair{Operation::LockOnFault, ENOMEM}, std::pair{Operation::LockOnFault, EPERM},
+                      std::pair{Operation::LockOnFault, ENOSYS}),
     [](const auto& info) {
       std::string name = name_of(info.param.first);
       for (char& c : name) if (c == '-') c = '_';
-      return name + "_" + (info.param.second == ENOMEM ? "ENOMEM" : info.param.second == EPERM ? "EPERM" : "EINVAL");
+      const int error = info.param.second;
+      return name + "_" + (error == ENOMEM ? "ENOMEM" : error == EPERM ? "EPERM" : error == ENOSYS ? "ENOSYS" : "EINVAL");
     });
 
 }  // namespace
