@@ -53,7 +53,16 @@ bool parse_flag(const char* value, bool* flag) noexcept {
   return false;
 }
 
-bool parse_stats(const char* value, Options& options) noexcept { return parse_flag(value, &options.stats); }
+bool parse_stats(const char* value, Options& options) noexcept {
+  if (std::strcmp(value, "json") == 0) {
+    options.stats = StatsFormat::Json;
+    return true;
+  }
+  bool text = false;
+  if (!parse_flag(value, &text)) return false;
+  options.stats = text ? StatsFormat::Text : StatsFormat::Off;
+  return true;
+}
 bool parse_verbose(const char* value, Options& options) noexcept { return parse_flag(value, &options.verbose); }
 
 struct Option {
@@ -69,7 +78,7 @@ constexpr Option kOptions[] = {
     {"SECBITS_LOCK", "strict|degrade", parse_lock,
      [](const Options& options) noexcept { return options.mode == Mode::Tagged ? "strict" : "degrade"; }},
     {"SECBITS_PROTECT", "cached|eager|none", parse_protect, [](const Options&) noexcept { return "cached"; }},
-    {"SECBITS_STATS", "1|0", parse_stats, [](const Options&) noexcept { return "0"; }},
+    {"SECBITS_STATS", "1|0|json", parse_stats, [](const Options&) noexcept { return "0"; }},
     {"SECBITS_VERBOSE", "1|0", parse_verbose, [](const Options&) noexcept { return "0"; }},
 };
 

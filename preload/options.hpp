@@ -9,6 +9,10 @@ namespace secbits::preload {
 /// the secbits API or inside a secbits::secure_scope, jemalloc for the rest.
 enum class Mode { All, Tagged };
 
+/// The pool's statistics at exit, on stderr: none, a line of text for
+/// people, or one JSON object for log pipelines.
+enum class StatsFormat { Off, Text, Json };
+
 struct Options {
   Mode mode = Mode::All;
   // Whole-process mode degrades by default (most programs hold more than
@@ -16,7 +20,7 @@ struct Options {
   // strict by default, as the library is.
   LockPolicy lock = LockPolicy::Degrade;
   PageProtection protect = PageProtection::Cached;
-  bool stats = false;
+  StatsFormat stats = StatsFormat::Off;
   bool verbose = false;
 };
 

@@ -1,6 +1,7 @@
 // What the interposer tells stderr: at start-up with SECBITS_VERBOSE=1, a
 // warning whenever the program's malloc is not ours, and the pool's
-// statistics at exit with SECBITS_STATS=1. Never through stdio or malloc.
+// statistics at exit with SECBITS_STATS=1 (text) or =json. Never through
+// stdio or malloc.
 #include <cstddef>
 #include <cstdint>
 #include <dlfcn.h>
@@ -69,9 +70,7 @@ void check_malloc_is_ours() noexcept {
   os::write_stderr_line(parts, sizeof parts / sizeof parts[0]);
 }
 
-void print_stats() noexcept {
-  struct secbits_stats stats {};
-  pool::snapshot(&stats);
+void print_stats(const struct secbits_stats& stats) noexcept {
   char numbers[12][21];
   const char* parts[] = {
       "secbits: stats: in use ", os::format_decimal(stats.bytes_in_use, numbers[0]),
@@ -91,6 +90,61 @@ void print_stats() noexcept {
   os::write_stderr_line(parts, sizeof parts / sizeof parts[0]);
 }
 
+/// A line assembled on the stack: more parts than write_stderr_line takes,
+/// and the destructor that prints it may run with the heap in any state.
+class StackLine {
+ public:
+  void append(const char* text) noexcept {
+    while (*text != '\0' && used_ < sizeof text_ - 1) text_[used_++] = *text++;
+  }
+  void append(unsigned long long value) noexcept {
+    char digits[21];
+    append(os::format_decimal(value, digits));
+  }
+  const char* c_str() noexcept {
+    text_[used_] = '\0';
+    return text_;
+  }
+
+ private:
+  char text_[1024];  // the longest line, every number at 20 digits, is 510 bytes
+  std::size_t used_ = 0;
+};
+
+/// One JSON object on one line, the counters under secbits_stats's names,
+/// so that a log pipeline picks it out of the program's stderr by its event.
+void print_stats_json(const struct secbits_stats& stats) noexcept {
+  StackLine line;
+  line.append("{\"event\":\"secbits_stats\",\"pid\":");
+  line.append(static_cast<unsigned long long>(::getpid()));
+  line.append(g_options.mode == Mode::Tagged ? ",\"mode\":\"tagged\"" : ",\"mode\":\"all\"");
+  const struct {
+    const char* key;
+    std::size_t value;
+  } counters[] = {
+      {",\"bytes_in_use\":", stats.bytes_in_use},
+      {",\"peak_bytes_in_use\":", stats.peak_bytes_in_use},
+      {",\"bytes_committed\":", stats.bytes_committed},
+      {",\"bytes_locked\":", stats.bytes_locked},
+      {",\"bytes_unlocked\":", stats.bytes_unlocked},
+      {",\"slabs\":", stats.slabs},
+      {",\"large_blocks\":", stats.large_blocks},
+      {",\"vmas\":", stats.vmas},
+      {",\"protection_flips\":", stats.protection_flips},
+      {",\"flips_skipped\":", stats.flips_skipped},
+      {",\"lock_failures\":", stats.lock_failures},
+      // 0 in mode all: the same keys in every line make a simpler schema.
+      {",\"fallback_bytes_in_use\":", stats.fallback_bytes_in_use},
+  };
+  for (const auto& [key, value] : counters) {
+    line.append(key);
+    line.append(static_cast<unsigned long long>(value));
+  }
+  line.append("}");
+  const char* parts[] = {line.c_str()};
+  os::write_stderr_line(parts, 1);
+}
+
 // Runs after libc is up (allocations may well have come earlier): the place
 // for the checks that need dlsym, which no allocation path may call.
 [[gnu::constructor]] void on_load() {
@@ -101,7 +155,11 @@ void print_stats() noexcept {
 }
 
 [[gnu::destructor]] void on_exit() {
-  if (g_options.stats) print_stats();
+  if (g_options.stats == StatsFormat::Off) return;
+  struct secbits_stats stats {};
+  pool::snapshot(&stats);
+  if (g_options.stats == StatsFormat::Json) print_stats_json(stats);
+  else print_stats(stats);
 }
 
 }  // namespace

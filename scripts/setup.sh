@@ -14,6 +14,13 @@ packages=(
   bash coreutils binutils tar gzip findutils
   time                                      # the whole-process benchmark (GNU time)
   clang-14 libclang-rt-14-dev               # the libFuzzer targets (scripts/fuzz.sh): clang and its libFuzzer runtime
+  # promtool, which checks secbits-audit --prometheus's output (tests/preload/fleet_audit_test.sh). Debian ships
+  # it only in the server's package: 19 MB (96 MB installed), and on a machine run by systemd it enables and
+  # starts prometheus.service (port 9090). No test uses that server; stop and disable it if you do not want it.
+  prometheus
+  debhelper lintian                         # the Debian packages (scripts/package.sh) and their check
+  man-db                                    # man --warnings: the manual pages render cleanly
+  systemd                                   # systemd-analyze verify of deploy/'s drop-in (nothing is started)
 )
 
 missing=()

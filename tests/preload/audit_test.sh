@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# secbits-audit against: a process under the interposer and one linked with
-# libsecbits.so (pass), a plain process (reports, exits 1), processes that
-# imitate the pool's marker without secbits (fail, saying what is missing), a
-# process that has exited and a process it may not read (clear errors, exit 2).
+# secbits-audit against: a process under the interposer, one under it in
+# tagged mode with no pool yet, and one linked with libsecbits.so (pass), a
+# plain process (reports, exits 1), processes that imitate the pool's marker
+# without secbits (fail, saying what is missing), a process that has exited
+# and a process it may not read (clear errors, exit 2). The fleet view
+# (--all, --prometheus) is fleet_audit_test.sh's.
 # Usage: audit_test.sh BUILD_DIR FAKE_POOL_MARKER POOL_HOLDER LIBSECBITS_SO
 set -uo pipefail
 build=$1
@@ -69,9 +71,18 @@ sleep 1
 check "interposed process passes" 0 "verdict +OK" "$audit" "$secure"
 check "interposed process passes, as JSON" 0 '"ok":true' "$audit" --json "$secure"
 check "plain process is reported" 1 "no secbits pool in this process" "$audit" "$plain"
+check "an argument that is not a PID is a usage error" 2 "not a process id: 'x1'" "$audit" x1
 kill "$secure" "$plain"
 wait "$secure" "$plain" 2>/dev/null
 check "exited process is a clear error" 2 "may have exited" "$audit" "$secure"
+
+# Tagged mode reserves the pool at the first tagged allocation: until then
+# there is nothing secret to judge, and the rest of the heap is promised nothing.
+start "$build/secbits-run" --mode tagged sh -c 'echo ready; exec sleep 30'
+check "interposed process in mode tagged with no pool yet passes" 0 \
+  "secure pool +none yet: tagged mode reserves it at the first tagged allocation" "$audit" "$started"
+check "interposed process in mode tagged with no pool yet passes, verdict" 0 "verdict +OK" "$audit" "$started"
+stop "$started"
 
 start "$pool_holder"
 check "process linked with libsecbits.so passes" 0 "secbits +library" "$audit" "$started"

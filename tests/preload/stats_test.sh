@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# SECBITS_STATS at exit: =json is one line of JSON with every counter, in
+# both modes; =1 is still the text line; =0 prints nothing; a bad value is
+# reported once, with the value, and prints no statistics.
+# Usage: stats_test.sh BUILD_DIR
+set -uo pipefail
+build=$1
+failures=0
+expect() {  # NAME CONDITION OUTPUT: CONDITION is a command run with `eval`
+  if eval "$2"; then
+    echo "ok: $1"
+  else
+    echo "FAILED: $1"
+    echo "$3" | sed 's/^/    /'
+    failures=$((failures + 1))
+  fi
+}
+# stderr only: the statistics must not mix with the program's output.
+stats_of() {  # VALUE [secbits-run OPTIONS]: the stderr of /bin/true under the interposer
+  local value=$1
+  shift
+  SECBITS_STATS=$value "$build/secbits-run" "$@" /bin/true 2>&1 >/dev/null
+}
+is_stats_json() {  # LINE MODE
+  python3 -c '
+import json, sys
+stats = json.loads(sys.argv[1])
+counters = ["bytes_in_use", "peak_bytes_in_use", "bytes_committed", "bytes_locked", "bytes_unlocked", "slabs",
+            "large_blocks", "vmas", "protection_flips", "flips_skipped", "lock_failures", "fallback_bytes_in_use"]
+assert isinstance(stats, dict), stats
+assert stats["event"] == "secbits_stats", stats
+assert stats["mode"] == sys.argv[2], stats
+assert isinstance(stats["pid"], int) and stats["pid"] > 0, stats
+missing = [key for key in counters if not isinstance(stats.get(key), int) or stats[key] < 0]
+assert not missing, ("missing or not counts", missing)
+assert set(stats) == set(counters) | {"event", "pid", "mode"}, stats
+# The heap of any program holds something at exit, in the pool (all) or in jemalloc (tagged).
+assert stats["bytes_committed" if sys.argv[2] == "all" else "fallback_bytes_in_use"] > 0, stats
+' "$1" "$2" 2>&1
+}
+
+output=$(stats_of json)
+expect "SECBITS_STATS=json: one line on stderr" '[[ $(wc -l <<<"$output") -eq 1 ]]' "$output"
+check=$(is_stats_json "$output" all)
+check_status=$?
+expect "SECBITS_STATS=json: valid JSON with every counter" '[[ $check_status -eq 0 ]]' "$check
+$output"
+output=$(stats_of json --mode tagged)
+check=$(is_stats_json "$output" tagged)
+check_status=$?
+expect "SECBITS_STATS=json in mode tagged: one line of JSON with every counter" \
+  '[[ $(wc -l <<<"$output") -eq 1 && $check_status -eq 0 ]]' "$check
+$output"
+
+output=$(stats_of 1)
+expect "SECBITS_STATS=1: the text line" \
+  '[[ $(wc -l <<<"$output") -eq 1 ]] && grep -qE "^secbits: stats: in use [0-9]+ bytes \(peak [0-9]+\), committed" <<<"$output"' \
+  "$output"
+output=$(stats_of 0)
+expect "SECBITS_STATS=0: nothing" '[[ -z $output ]]' "$output"
+
+output=$(stats_of bogus)
+expect "SECBITS_STATS=bogus: reported once, with the value and the choices, and no statistics" \
+  '[[ $(wc -l <<<"$output") -eq 1 ]] &&
+   grep -qxF "secbits: SECBITS_STATS=\"bogus\" is not one of 1|0|json; using \"0\"" <<<"$output"' "$output"
+output=$(stats_of JSON)
+expect "SECBITS_STATS=JSON: values are exact, as the other options' are" \
+  'grep -qxF "secbits: SECBITS_STATS=\"JSON\" is not one of 1|0|json; using \"0\"" <<<"$output"' "$output"
+
+echo "$failures failed"
+exit $((failures != 0))
