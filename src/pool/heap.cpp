@@ -35,7 +35,6 @@ void on_thread_exit(void* value) {
   tl_heap = nullptr;
   tl_torn_down = true;
   std::lock_guard lock(registry_mutex);
-  heap->in_use = false;
   heap->next_free = free_heaps;
   free_heaps = heap;
 }
@@ -58,7 +57,6 @@ ThreadHeap* take_heap_locked() noexcept {
     heap->next_registered = all_heaps.load(std::memory_order_relaxed);
     all_heaps.store(heap, std::memory_order_release);
   }
-  heap->in_use = true;
   return heap;
 }
 
@@ -93,7 +91,6 @@ ThreadHeap* take_free_heaps() noexcept {
   std::lock_guard lock(registry_mutex);
   ThreadHeap* heaps = free_heaps;
   free_heaps = nullptr;
-  for (ThreadHeap* heap = heaps; heap != nullptr; heap = heap->next_free) heap->in_use = true;
   return heaps;
 }
 
@@ -101,10 +98,7 @@ void give_back_free_heaps(ThreadHeap* heaps) noexcept {
   if (heaps == nullptr) return;
   std::lock_guard lock(registry_mutex);
   ThreadHeap* last = heaps;
-  for (ThreadHeap* heap = heaps; heap != nullptr; heap = heap->next_free) {
-    heap->in_use = false;
-    last = heap;
-  }
+  while (last->next_free != nullptr) last = last->next_free;
   last->next_free = free_heaps;
   free_heaps = heaps;
 }
@@ -116,15 +110,14 @@ void heap_parent_after_fork() noexcept { registry_mutex.unlock(); }
 
 void heap_child_after_fork() noexcept {
   ::new (&registry_mutex) std::mutex;
-  // Only the forking thread exists in the child: every other thread's heap is
-  // free for the child's future threads.
-  free_heaps = nullptr;
-  for (ThreadHeap* heap = first_heap(); heap != nullptr; heap = heap->next_registered) {
-    if (heap == tl_heap || heap->shared) continue;
-    heap->in_use = false;
-    heap->next_free = free_heaps;
-    free_heaps = heap;
-  }
+  // Only the forking thread exists in the child. The heaps the other threads
+  // were using are not handed to the child's new threads: their fast paths
+  // take no lock, so fork may have copied a heap in the middle of an update
+  // (a page's live count not yet raised for a block handed out), and a new
+  // owner trusting it could close a page under a live block. Their blocks
+  // can still be freed (wiped, as any block freed by a non-owner); their
+  // slabs are not reused in this child. The free list is whole: it changes
+  // only under the registry lock, which the fork held.
 }
 
 }  // namespace secbits::pool

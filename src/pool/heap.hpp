@@ -27,7 +27,6 @@ struct ThreadHeap {
   std::atomic<std::int64_t> bytes_in_use{0};  // written by the owner only; may go negative (remote frees)
   ThreadHeap* next_registered = nullptr;      // every heap, for statistics and fork
   ThreadHeap* next_free = nullptr;
-  bool in_use = false;
   bool shared = false;  // the heap of threads already torn down, used under a lock
 };
 
