@@ -195,7 +195,11 @@ void judge(const std::vector<Mapping>& mappings, Examination& process) {
     if (in_pool) {
       ++process.pool_mappings;
       process.pool_resident_bytes += mapping.rss_kb * 1024;
-      process.pool_locked_bytes += mapping.locked_kb * 1024;
+      // Every resident page of a VM_LOCKED mapping (lo) is locked. smaps'
+      // Locked: is no measure here: it counts a page shared with a forked
+      // child as half a page, so a pre-forking server would look half
+      // unlocked while every page is.
+      if (mapping.has("lo")) process.pool_locked_bytes += mapping.rss_kb * 1024;
       if (!mapping.has("dd")) {
         ++process.pool_dumpable_mappings;
         dumpable_resident_kb += mapping.rss_kb;
