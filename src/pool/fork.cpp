@@ -31,7 +31,7 @@ void child() {
   region_child_after_fork();
   heap_child_after_fork();
   pool_child_after_fork();
-  relock_after_fork();
+  relock_pool("in a forked child, which fork() cannot fail for");
 }
 
 }  // namespace

@@ -290,11 +290,12 @@ bool large_resize_in_place(void* pointer, std::size_t size) noexcept {
   return true;
 }
 
-void large_relock_after_fork() noexcept {
+void large_relock(const char* because) noexcept {
+  std::lock_guard lock(span_mutex);
   for (std::size_t granule = 0; granule < (bump >> kMinSpanShift); ++granule) {
     const std::uint64_t record = records[granule].load(std::memory_order_relaxed);
     if ((state_of(record) != kLive && state_of(record) != kCached) || !locked_of(record)) continue;
-    relock_in_child(zone + (granule << kMinSpanShift), high_of(record) * kPageSize);
+    relock_range(zone + (granule << kMinSpanShift), high_of(record) * kPageSize, because);
   }
 }
 

@@ -28,6 +28,7 @@ bool large_resize_in_place(void* pointer, std::size_t size) noexcept;
 /// mappings against the pool's budget, which a new block may need.
 bool large_release_cache() noexcept;
 
-void large_relock_after_fork() noexcept;
+/// relock_pool's part: every live and cached span.
+void large_relock(const char* because) noexcept;
 
 }  // namespace secbits::pool

@@ -334,11 +334,12 @@ void close_pages(Slab& slab, std::uint32_t mask) noexcept {
   });
 }
 
-void relock_in_child(void* pages, std::size_t bytes) noexcept {
-  // fork() cannot fail for it, whatever the lock policy: say so, once.
+void relock_range(void* pages, std::size_t bytes, const char* because) noexcept {
+  // Whoever unlocked the pool (fork, the program's munlockall) cannot be
+  // failed for it, whatever the lock policy: say so, once.
   if (const os::Status status = os::lock_on_fault(pages, bytes); !status.ok()) {
     add(g_counters.lock_failures, 1);
-    os::warn_unlocked_once(status, bytes, "in a forked child, which fork() cannot fail for");
+    os::warn_unlocked_once(status, bytes, because);
   }
 }
 
@@ -350,12 +351,14 @@ bool claim_mappings(std::int64_t count) noexcept {
 
 void release_mappings(std::int64_t count) noexcept { adjust_mapping_estimate(-count); }
 
-void relock_after_fork() noexcept {
+void relock_pool(const char* because) noexcept {
+  if (!initialised.load(std::memory_order_acquire)) return;
+  std::lock_guard lock(slab_mutex);
   for (std::size_t slot = 0; slot < next_slot; ++slot) {
     const Slab& slab = g_region.slabs[slot];
-    if (slab.committed && slab.locked) relock_in_child(slab.base, kSlabBytes);
+    if (slab.committed && slab.locked) relock_range(slab.base, kSlabBytes, because);
   }
-  large_relock_after_fork();
+  large_relock(because);
 }
 
 void region_prepare_fork() noexcept { slab_mutex.lock(); }

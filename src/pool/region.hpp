@@ -63,11 +63,13 @@ void close_pages(Slab& slab, std::uint32_t mask) noexcept;
 bool claim_mappings(std::int64_t count) noexcept;
 void release_mappings(std::int64_t count) noexcept;
 
-/// Locks every committed, locked range again, page by page as the child
-/// touches them: a forked child does not inherit its parent's memory locks,
-/// and the pages it only reads stay shared with the parent, locked by it.
-void relock_after_fork() noexcept;
-/// One range of relock_after_fork: a refusal is counted and said once.
-void relock_in_child(void* pages, std::size_t bytes) noexcept;
+/// Locks every committed, locked range again, on fault: a forked child does
+/// not inherit its parent's memory locks (and the pages it only reads stay
+/// shared with the parent, locked by it, uncopied), and a program's own
+/// munlockall drops the pool's. A refusal is counted and said once on
+/// stderr, `because` naming who unlocked.
+void relock_pool(const char* because) noexcept;
+/// One range of relock_pool.
+void relock_range(void* pages, std::size_t bytes, const char* because) noexcept;
 
 }  // namespace secbits::pool

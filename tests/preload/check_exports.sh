@@ -42,6 +42,9 @@ secbits_api=(
   _ZN7secbits15set_lock_policyENS_10LockPolicyE _ZN7secbits19set_page_protectionENS_14PageProtectionE
 )
 expected+=("${secbits_api[@]}")
+# The memory calls that would otherwise unlock the pool or let it be dumped
+# (preload/memory_calls.cpp).
+expected+=(munlock munlockall madvise)
 
 # nm prints "ADDRESS TYPE NAME"; a versioned name would read NAME@VERSION,
 # which must not pass for NAME, so the name is compared whole.
