@@ -52,7 +52,7 @@ struct CRules {
   static int posix_memalign(void** result, std::size_t alignment, std::size_t size) noexcept {
     if (!std::has_single_bit(alignment) || alignment % sizeof(void*) != 0) return EINVAL;
     void* block = Heap::allocate_aligned(size, alignment);
-    if (block == nullptr) return ENOMEM;
+    if (block == nullptr) return errno = ENOMEM;  // glibc sets errno too
     *result = block;
     return 0;
   }

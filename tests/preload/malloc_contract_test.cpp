@@ -345,9 +345,11 @@ TEST_F(Preloaded, PosixMemalignOutOfMemoryReturnsEnomemWithoutTouchingResult) {
     for (int i = 0; i < kImpossibleSizes; ++i) {
       void* const sentinel = reinterpret_cast<void*>(std::uintptr_t{0x5eb175});
       void* result = sentinel;
+      errno = 0;
       EXPECT_EQ(c().posix_memalign(&result, alignment, impossible_sizes(i)), ENOMEM)
           << "alignment " << alignment << ", size " << impossible_sizes(i);
       EXPECT_EQ(result, sentinel);
+      EXPECT_EQ(errno, ENOMEM) << "glibc sets errno as well as returning ENOMEM";
     }
   }
 }
