@@ -16,7 +16,22 @@ install(FILES ${PROJECT_BINARY_DIR}/secbitsConfig.cmake ${PROJECT_BINARY_DIR}/se
   DESTINATION ${secbits_cmake_dir})
 
 # The .pc file finds the prefix from its own location, so an install with
-# `cmake --install --prefix DIR` works wherever DIR is.
+# `cmake --install --prefix DIR` works wherever DIR is. Two modules: secbits
+# carries flags a C compiler accepts with -Werror, secbits-cxx adds the C++
+# standard the C++ headers need.
 file(RELATIVE_PATH secbits_pc_to_prefix "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
-configure_file(${CMAKE_CURRENT_LIST_DIR}/secbits.pc.in ${PROJECT_BINARY_DIR}/secbits.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/secbits.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+foreach(module secbits secbits-cxx)
+  configure_file(${CMAKE_CURRENT_LIST_DIR}/${module}.pc.in ${PROJECT_BINARY_DIR}/${module}.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/${module}.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endforeach()
+
+# secbits-run (preload/) and secbits-audit say which release they belong to
+# (--version), as their manual pages do.
+target_compile_definitions(secbits-audit PRIVATE SECBITS_VERSION="${PROJECT_VERSION}")
+
+# The manual pages carry the version and the library directory of this build.
+foreach(page secbits-run.1 secbits-audit.1 secbits.7 secbits.h.3)
+  string(REGEX MATCH "[0-9]$" section ${page})
+  configure_file(${PROJECT_SOURCE_DIR}/man/${page}.in ${PROJECT_BINARY_DIR}/man/${page} @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/man/${page} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
+endforeach()

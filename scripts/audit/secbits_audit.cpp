@@ -32,7 +32,8 @@ struct Arguments {
 
 constexpr const char* kUsage =
     "usage: secbits-audit [--json | --prometheus] PID\n"
-    "       secbits-audit [--json | --prometheus] --all [PATTERN]\n";
+    "       secbits-audit [--json | --prometheus] --all [PATTERN]\n"
+    "       secbits-audit --help | --version\n";
 
 /// The arguments, or an exit status when there is nothing more to do.
 std::variant<Arguments, int> parse_arguments(int argc, char** argv) {
@@ -54,15 +55,26 @@ std::variant<Arguments, int> parse_arguments(int argc, char** argv) {
       arguments.format = format;
     } else if (!options_ended && argument == "--all") {
       arguments.all = true;
+    } else if (!options_ended && argument.starts_with("--all=")) {
+      // --all=PATTERN: the spelling of an optional value that cannot be
+      // mistaken for a PID or a PATTERN of its own.
+      if (target_given) return usage_error("one PID or PATTERN only: '" + argument + "'");
+      arguments.all = true;
+      arguments.target = argument.substr(argument.find('=') + 1);
+      target_given = true;
+    } else if (!options_ended && argument == "--version") {
+      std::cout << "secbits-audit " SECBITS_VERSION "\n";
+      return 0;
     } else if (!options_ended && (argument == "-h" || argument == "--help")) {
       std::cout << kUsage
                 << "Checks that the secbits pool of process PID is locked and excluded from core dumps, and\n"
                    "in the interposer's whole-process mode that no heap memory is left unprotected.\n"
                    "  --all [PATTERN]  every process that runs secbits (its interposer or a pool marker mapped),\n"
-                   "                   one line each; PATTERN keeps those whose command name (/proc/PID/comm)\n"
+                   "  --all=PATTERN    one line each; PATTERN keeps those whose command name (/proc/PID/comm)\n"
                    "                   contains it, or matches it whole if it has a glob character (* ? [)\n"
                    "  --json           one JSON object\n"
                    "  --prometheus     Prometheus text format, for node_exporter's textfile collector\n"
+                   "  --help, --version  print this, or the version, and exit\n"
                    "Exit status: 0 guarantees hold, 1 they do not, 2 the process cannot be examined\n"
                    "(--all: 0 they hold in every process examined, 1 not in some, 2 none could be examined);\n"
                    "3 the output could not be written.\n";

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs a build tree into a fresh prefix, then builds and runs a program
-# against it twice: with `pkg-config --cflags --libs secbits` alone, and with
-# CMake's find_package(secbits).
+# Installs a build tree into a fresh prefix with `cmake --install`, then
+# builds and runs programs against it with pkg-config alone and with CMake's
+# find_package, in C and C++ (build_consumers.sh).
 # Usage: check_install.sh BUILD_DIR
 set -euo pipefail
 build=$1
@@ -14,11 +14,5 @@ cmake --install "$build" --prefix "$prefix" >/dev/null
 pc=$(find "$prefix" -name secbits.pc)
 libdir=$(dirname "$(dirname "$pc")")
 
-# shellcheck disable=SC2046  # pkg-config's output is meant to be split
-g++ "$here/consumer/consumer.cpp" $(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags --libs secbits) \
-  -o "$work/consumer-pkg-config"
-LD_LIBRARY_PATH=$libdir "$work/consumer-pkg-config"
-
-cmake -S "$here/consumer" -B "$work/consumer-build" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
-cmake --build "$work/consumer-build" >/dev/null
-LD_LIBRARY_PATH=$libdir "$work/consumer-build/consumer"
+PKG_CONFIG_PATH=$(dirname "$pc") CMAKE_PREFIX_PATH=$prefix LD_LIBRARY_PATH=$libdir \
+  "$here/build_consumers.sh" "$work/consumers" "$libdir"
