@@ -112,6 +112,17 @@ g++ -std=c++20 -O2 -I"$source/scripts" "$source/scripts/demo/memory_search.cpp" 
   -o "$work/demo/scripts/demo/secbits_demo_memory_search"
 "$source/scripts/demo/run_interposer_demo.sh" "$work/demo"
 
+echo "== a program of /usr/bin under /usr/bin/secbits-run"
+# The same output as without secbits, and the interposer says it served it.
+expected=$(printf '%s\n' pear apple fig | /usr/bin/sort)
+actual=$(printf '%s\n' pear apple fig | /usr/bin/secbits-run --verbose /usr/bin/sort 2>"$work/sort.err")
+if [[ $actual != "$expected" ]] || ! grep -q '^secbits: interposer active' "$work/sort.err"; then
+  echo "/usr/bin/secbits-run /usr/bin/sort: '$actual', stderr:" >&2
+  cat "$work/sort.err" >&2
+  exit 1
+fi
+echo "sort: same output under secbits-run"
+
 echo "== a service as deploy/systemd/secbits.conf has systemd run it"
 dropin=$source/deploy/systemd/secbits.conf
 mapfile -t environment < <(sed -n 's/^Environment=//p' "$dropin")
