@@ -42,9 +42,10 @@ SECBITS_EXPORT int munlock(const void* address, size_t length) noexcept {
 }
 
 SECBITS_EXPORT int munlockall() noexcept {
-  if (::syscall(SYS_munlockall) != 0) return -1;
-  secbits::pool::relock_pool("after the program's munlockall");
-  return 0;
+  const secbits::os::Status status = secbits::pool::unlock_all_but_the_pool();
+  if (status.ok()) return 0;
+  errno = status.error;
+  return -1;
 }
 
 // Only MADV_DODUMP is kept off the pool; every other advice is the

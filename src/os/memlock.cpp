@@ -42,6 +42,8 @@ Status lock_on_fault(void* pages, std::size_t bytes) noexcept {
   return lock(pages, bytes);
 }
 
+Status unlock_all() noexcept { return {::syscall(SYS_munlockall) == 0 ? 0 : errno, "munlockall"}; }
+
 Status unlock(void* pages, std::size_t bytes) noexcept {
   return {::syscall(SYS_munlock, pages, bytes) == 0 ? 0 : errno, "munlock"};
 }

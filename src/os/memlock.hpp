@@ -11,6 +11,8 @@ namespace secbits::os {
 /// unless the process has CAP_IPC_LOCK.
 Status lock(void* pages, std::size_t bytes) noexcept;
 Status unlock(void* pages, std::size_t bytes) noexcept;
+/// munlockall: every lock of the process, MCL_FUTURE included.
+Status unlock_all() noexcept;
 /// mlock2(MLOCK_ONFAULT): locks each page when it is first touched rather
 /// than now. A forked child uses it: the pages it still shares with its
 /// parent are kept in RAM by the parent's lock, and locking them at once

@@ -75,6 +75,13 @@ std::uint64_t live_record(const void* pointer, BlockUse use) noexcept {
   not_a_block(pointer, use);
 }
 
+/// Makes a span's new record visible to relock_pool, which reads the records
+/// under span_mutex: a record stored under it is seen by the next relock.
+void publish(std::size_t granule, std::uint64_t record) noexcept {
+  std::lock_guard lock(span_mutex);
+  records[granule].store(record, std::memory_order_release);
+}
+
 void push_free_span(std::size_t granule, unsigned shift) noexcept {
   std::lock_guard lock(span_mutex);
   records[granule].store(make_record(kFree, false, shift, free_spans[shift]), std::memory_order_release);
@@ -121,7 +128,9 @@ bool take_cached(unsigned shift, CachedSpan* taken) noexcept {
     *taken = cache[i];
     cache[i] = cache[--cache_count];
     cache_bytes -= std::size_t{taken->pages} * kPageSize;
-    records[taken->granule].store(make_record(kBusy, false, shift, 0), std::memory_order_relaxed);
+    // Busy, with its pages: they stay committed and locked while the span is
+    // made a block again, and a relock_pool meanwhile must include them.
+    records[taken->granule].store(make_record(kBusy, taken->locked, shift, taken->pages), std::memory_order_relaxed);
     return true;
   }
   return false;
@@ -140,6 +149,12 @@ bool put_cached(const CachedSpan& span) noexcept {
 
 /// Gives a span's committed pages back and its address range to the free list.
 void release_span(std::size_t granule, unsigned shift, std::size_t pages, bool locked) noexcept {
+  {
+    // No pages any more before they go: a relock_pool must not lock pages
+    // that are back in the reservation.
+    std::lock_guard lock(span_mutex);
+    records[granule].store(make_record(kBusy, false, shift, 0), std::memory_order_relaxed);
+  }
   decommit(zone + (granule << kMinSpanShift), pages * kPageSize, locked);
   push_free_span(granule, shift);
   release_mappings(2);
@@ -167,10 +182,13 @@ namespace {
 
 /// A cached span made into a live block of `pages` pages, or null (the span
 /// is then released).
-void* reuse(const CachedSpan& span, std::size_t pages) noexcept {
+void* reuse(const CachedSpan& span, std::size_t pages, std::uint64_t epoch) noexcept {
   std::byte* block = zone + (std::size_t{span.granule} << kMinSpanShift);
   std::size_t have = span.pages;
   if (have > pages) {
+    // The smaller page count first: a relock_pool must not lock the tail once
+    // it is back in the reservation.
+    publish(span.granule, make_record(kBusy, span.locked, span.shift, pages));
     decommit(block + pages * kPageSize, (have - pages) * kPageSize, span.locked);  // wiped when freed
     have = pages;
   }
@@ -188,7 +206,8 @@ void* reuse(const CachedSpan& span, std::size_t pages) noexcept {
     release_span(span.granule, span.shift, have, span.locked);
     return nullptr;
   }
-  records[span.granule].store(make_record(kLive, span.locked, span.shift, pages), std::memory_order_release);
+  publish(span.granule, make_record(kLive, span.locked, span.shift, pages));
+  if (span.locked) keep_locked(epoch, block, pages * kPageSize);
   add(g_counters.large_blocks, 1);
   return block;
 }
@@ -215,8 +234,9 @@ void* large_allocate(std::size_t size, std::size_t alignment) noexcept {
   if (alignment > span) span = alignment;
   if (span < (std::size_t{1} << kMinSpanShift)) span = std::size_t{1} << kMinSpanShift;
   const auto shift = static_cast<unsigned>(std::countr_zero(span));
+  const std::uint64_t epoch = lock_epoch();
   if (CachedSpan cached{}; take_cached(shift, &cached)) {
-    if (void* block = reuse(cached, pages)) return block;
+    if (void* block = reuse(cached, pages, epoch)) return block;
   }
   // A block splits the reservation's mapping in three: two more.
   if (!claim_mappings(2)) return nullptr;
@@ -233,7 +253,8 @@ void* large_allocate(std::size_t size, std::size_t alignment) noexcept {
     release_mappings(2);
     return nullptr;
   }
-  records[granule].store(make_record(kLive, locked, shift, pages), std::memory_order_release);
+  publish(granule, make_record(kLive, locked, shift, pages));
+  if (locked) keep_locked(epoch, block, pages * kPageSize);
   add(g_counters.large_blocks, 1);
   return block;
 }
@@ -269,7 +290,9 @@ bool large_resize_in_place(void* pointer, std::size_t size) noexcept {
   if (new_pages == 0 || new_pages >= span / kPageSize) return false;
   auto* block = static_cast<std::byte*>(pointer);
   const bool locked = locked_of(record);
+  const std::uint64_t resized = make_record(kLive, locked, shift_of(record), new_pages);
   if (new_pages > old_pages) {
+    const std::uint64_t epoch = lock_epoch();
     bool extension_locked = false;
     std::byte* extension = block + old_pages * kPageSize;
     const std::size_t bytes = (new_pages - old_pages) * kPageSize;
@@ -279,14 +302,17 @@ bool large_resize_in_place(void* pointer, std::size_t size) noexcept {
       decommit(extension, bytes, extension_locked);
       return false;
     }
+    publish(granule_of(pointer), resized);
+    if (locked) keep_locked(epoch, extension, bytes);
   } else if (new_pages < old_pages) {
+    // The smaller record first: a relock_pool must not lock the tail once
+    // it is back in the reservation.
+    publish(granule_of(pointer), resized);
     std::byte* tail = block + new_pages * kPageSize;
     const std::size_t bytes = (old_pages - new_pages) * kPageSize;
     os::secure_wipe(tail, bytes);
     decommit(tail, bytes, locked);
   }
-  records[granule_of(pointer)].store(make_record(kLive, locked, shift_of(record), new_pages),
-                                     std::memory_order_release);
   return true;
 }
 
@@ -294,7 +320,9 @@ void large_relock(const char* because) noexcept {
   std::lock_guard lock(span_mutex);
   for (std::size_t granule = 0; granule < (bump >> kMinSpanShift); ++granule) {
     const std::uint64_t record = records[granule].load(std::memory_order_relaxed);
-    if ((state_of(record) != kLive && state_of(record) != kCached) || !locked_of(record)) continue;
+    // A busy span with pages is one a thread is freeing: relocked too (in a
+    // forked child that thread does not exist, and the span stays as it is).
+    if (state_of(record) == kUnused || state_of(record) == kFree || !locked_of(record) || high_of(record) == 0) continue;
     relock_range(zone + (granule << kMinSpanShift), high_of(record) * kPageSize, because);
   }
 }

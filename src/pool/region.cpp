@@ -34,6 +34,11 @@ constinit std::size_t empty_count = 0;
 constinit Slab* decommitted = nullptr;
 constinit std::size_t next_slot = 0;
 
+// Odd while a munlockall of the program's unlocks and relocks the pool;
+// raised on entering and on leaving. See keep_locked().
+constinit std::atomic<std::uint64_t> unlock_epoch{0};
+constexpr const char* kAfterMunlockall = "after the program's munlockall";
+
 void adjust_mapping_estimate(std::int64_t delta) noexcept {
   g_counters.mapping_estimate.fetch_add(delta, std::memory_order_relaxed);
 }
@@ -89,8 +94,13 @@ void report_no_address_space(os::Status status) noexcept {
 void decommit_slab(Slab* slab) noexcept {
   // Every block was wiped when it was freed: nothing to wipe here.
   adjust_mapping_estimate(-static_cast<std::int64_t>(mapping_runs(slab->open_pages)) - 1);
+  {
+    // Not committed any more before its pages go: a relock_pool must not
+    // lock pages that are back in the reservation.
+    std::lock_guard lock(slab_mutex);
+    slab->committed = false;
+  }
   decommit(slab->base, kSlabBytes, slab->locked);
-  slab->committed = false;
   slab->open_pages = 0;
   subtract(g_counters.slabs, 1);
   std::lock_guard lock(slab_mutex);
@@ -263,6 +273,7 @@ Slab* take_slab() noexcept {
     }
   }
   bool locked = false;
+  const std::uint64_t epoch = lock_epoch();
   // The slab, and the guard it splits off the reservation.
   const bool claimed = claim_mappings(2);
   if (!claimed || !commit(slab->base, kSlabBytes, &locked)) {
@@ -272,8 +283,12 @@ Slab* take_slab() noexcept {
     decommitted = slab;
     return nullptr;
   }
-  slab->committed = true;
-  slab->locked = locked;
+  {
+    std::lock_guard lock(slab_mutex);
+    slab->committed = true;
+    slab->locked = locked;
+  }
+  if (locked) keep_locked(epoch, slab->base, kSlabBytes);
   slab->open_pages = kAllPages;
   add(g_counters.slabs, 1);
   return slab;
@@ -350,6 +365,21 @@ bool claim_mappings(std::int64_t count) noexcept {
 }
 
 void release_mappings(std::int64_t count) noexcept { adjust_mapping_estimate(-count); }
+
+std::uint64_t lock_epoch() noexcept { return unlock_epoch.load(std::memory_order_seq_cst); }
+
+void keep_locked(std::uint64_t epoch_before, void* pages, std::size_t bytes) noexcept {
+  const std::uint64_t now = unlock_epoch.load(std::memory_order_seq_cst);
+  if (now != epoch_before || (epoch_before & 1) != 0) relock_range(pages, bytes, kAfterMunlockall);
+}
+
+os::Status unlock_all_but_the_pool() noexcept {
+  unlock_epoch.fetch_add(1, std::memory_order_seq_cst);
+  const os::Status status = os::unlock_all();
+  relock_pool(kAfterMunlockall);
+  unlock_epoch.fetch_add(1, std::memory_order_seq_cst);
+  return status;
+}
 
 void relock_pool(const char* because) noexcept {
   if (!initialised.load(std::memory_order_acquire)) return;

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "pool/layout.hpp"
+#include "os/status.hpp"
 #include "pool/slab.hpp"
 
 // The pool's reserved address range, the slab bookkeeping array, and the
@@ -71,5 +72,14 @@ void release_mappings(std::int64_t count) noexcept;
 void relock_pool(const char* because) noexcept;
 /// One range of relock_pool.
 void relock_range(void* pages, std::size_t bytes, const char* because) noexcept;
+
+/// The program's munlockall, for the interposer: unlocks everything, then
+/// relocks the pool. Ranges another thread is committing or handing over
+/// meanwhile are not yet visible to relock_pool: each such path reads
+/// lock_epoch() before it locks and calls keep_locked() once the range is
+/// visible, and relocks it itself if a munlockall may have missed it.
+os::Status unlock_all_but_the_pool() noexcept;
+std::uint64_t lock_epoch() noexcept;
+void keep_locked(std::uint64_t epoch_before, void* pages, std::size_t bytes) noexcept;
 
 }  // namespace secbits::pool
