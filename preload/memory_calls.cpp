@@ -51,7 +51,9 @@ SECBITS_EXPORT int munlockall() noexcept {
 // Only MADV_DODUMP is kept off the pool; every other advice is the
 // program's to give, on its own memory as on the pool's.
 SECBITS_EXPORT int madvise(void* address, size_t length, int advice) noexcept {
-  if (advice != MADV_DODUMP) return static_cast<int>(::syscall(SYS_madvise, address, length, advice));
+  // An address off a page boundary is the kernel's EINVAL, whole, as without us.
+  const bool aligned = (reinterpret_cast<std::uintptr_t>(address) & (secbits::pool::kPageSize - 1)) == 0;
+  if (advice != MADV_DODUMP || !aligned) return static_cast<int>(::syscall(SYS_madvise, address, length, advice));
   return outside_the_pool(address, length, [](std::uintptr_t begin, std::size_t bytes) {
     return static_cast<int>(::syscall(SYS_madvise, begin, bytes, MADV_DODUMP));
   });

@@ -271,7 +271,11 @@ std::variant<Examination, Unexaminable> examine(const std::string& pid) {
   for (std::size_t at = 0; at < environment.size();) {
     const std::size_t end = environment.find('\0', at);
     const std::string entry = environment.substr(at, end - at);
-    if (entry.rfind("SECBITS_MODE=", 0) == 0) process.mode = entry.substr(13);
+    // The first entry, as getenv and the interposer take it.
+    if (entry.rfind("SECBITS_MODE=", 0) == 0) {
+      process.mode = entry.substr(13);
+      break;
+    }
     at = end == std::string::npos ? environment.size() : end + 1;
   }
   if (std::string count = read_proc_file("/proc/sys/vm/max_map_count").text; !count.empty()) {

@@ -5,6 +5,7 @@
 // interposer; exits 0, or 1 with the first broken expectation.
 #include <sys/mman.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -47,6 +48,10 @@ int main() {
   auto* page = reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(secret) & ~std::uintptr_t{4095});
   if (::madvise(page, 4096, MADV_DODUMP) != 0) return broken("madvise(MADV_DODUMP) of a pool page failed");
   if (!undumpable(secret)) return broken("madvise(MADV_DODUMP) put a pool page back into core dumps");
+  errno = 0;
+  if (::madvise(secret + 1, 64, MADV_DODUMP) != -1 || errno != EINVAL) {
+    return broken("madvise of an address off a page boundary is not EINVAL, as the kernel says");
+  }
   if (::madvise(own, 4096, MADV_DONTDUMP) != 0 || !undumpable(own) || ::madvise(own, 4096, MADV_DODUMP) != 0 ||
       undumpable(own)) {
     return broken("madvise on the program's own page did not do what it asked");
