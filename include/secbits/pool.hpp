@@ -26,6 +26,13 @@ SECBITS_API PoolStats stats() noexcept;
 /// The pool's lock policy; LockPolicy::Strict unless changed.
 SECBITS_API void set_lock_policy(LockPolicy policy) noexcept;
 SECBITS_API void set_page_protection(PageProtection protection) noexcept;
+/// Where the pool takes its pages; before its first allocation only. Throws
+/// secbits::Error: EBUSY once the pool exists, and for PageSource::Secret the
+/// kernel's refusal of memfd_secret (ENOSYS where it lacks it or has it off).
+SECBITS_API void set_page_source(PageSource source);
+/// The source the pool uses (Anonymous or Secret once it exists; before, the
+/// one asked for, perhaps Auto).
+SECBITS_API PageSource page_source() noexcept;
 /// secbits_collect(): collects blocks other threads freed into the calling
 /// thread's slabs, closes its empty pages, returns its empty slabs, and does
 /// the same for the heaps of threads that have exited.

@@ -25,4 +25,15 @@ enum class LockPolicy { Strict, Degrade };
 /// closes when the owner next collects (see secbits.h).
 enum class PageProtection { Cached, Eager, None };
 
+/// Where the secure pool (and, by default, SecMem and SecBytes) takes its pages:
+///  - Anonymous: private anonymous memory, mlock'ed and MADV_DONTDUMP (the
+///    default). Root, a debugger or /proc/PID/mem can still read it.
+///  - Secret: memfd_secret(2) (Linux 5.14+): pages the kernel removes from its
+///    own direct map and maps only in this process, so that no other process,
+///    root included, can read them; locked by the kernel and never dumped. A
+///    forked child gets zero-filled pages in their place (see README).
+///  - Auto: Secret where the kernel gives it, else Anonymous, said once on
+///    stderr.
+enum class PageSource { Anonymous, Secret, Auto };
+
 }  // namespace secbits

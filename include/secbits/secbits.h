@@ -54,6 +54,16 @@ enum secbits_page_protection {
   SECBITS_PROTECT_NONE = 2
 };
 
+/** Where the pool takes its pages (see secbits::PageSource in
+ * <secbits/protection.hpp>): ANONYMOUS (the default), SECRET (memfd_secret:
+ * not readable by any other process, root included) or AUTO (SECRET where the
+ * kernel gives it, else ANONYMOUS, said once on stderr). */
+enum secbits_page_source {
+  SECBITS_SOURCE_ANONYMOUS = 0,
+  SECBITS_SOURCE_SECRET = 1,
+  SECBITS_SOURCE_AUTO = 2
+};
+
 SECBITS_C_API void* secbits_malloc(size_t size);
 /** Overflow of count * size: NULL with ENOMEM. */
 SECBITS_C_API void* secbits_calloc(size_t count, size_t size);
@@ -76,6 +86,13 @@ SECBITS_C_API void secbits_stats(struct secbits_stats* out);
 
 SECBITS_C_API void secbits_set_lock_policy(enum secbits_lock_policy policy);
 SECBITS_C_API void secbits_set_page_protection(enum secbits_page_protection protection);
+/** Before the pool's first allocation. 0, or -1 with errno: EBUSY once the
+ * pool exists, EINVAL for an unknown source, and for SECRET the kernel's
+ * refusal of memfd_secret (ENOSYS where it lacks it or has it disabled). */
+SECBITS_C_API int secbits_set_page_source(enum secbits_page_source source);
+/** The source the pool uses; before its first allocation, the one asked for
+ * (AUTO is resolved then). */
+SECBITS_C_API enum secbits_page_source secbits_get_page_source(void);
 /** Collects the blocks other threads freed into the calling thread's slabs,
  * closes its empty pages and returns its empty slabs; does the same for the
  * heaps of threads that have exited. */

@@ -1,8 +1,11 @@
 // secbits.h: one line per function over the pool and the C rules.
 #include <secbits/secbits.h>
 
+#include <cerrno>
+
 #include "pool/options.hpp"
 #include "pool/pool_heap.hpp"
+#include "pool/region.hpp"
 #include "pool/stats.hpp"
 
 using secbits::pool::PoolC;
@@ -29,6 +32,27 @@ void secbits_set_page_protection(enum secbits_page_protection protection) {
   if (protection == SECBITS_PROTECT_EAGER) value = secbits::PageProtection::Eager;
   if (protection == SECBITS_PROTECT_NONE) value = secbits::PageProtection::None;
   secbits::pool::g_page_protection.store(value, std::memory_order_relaxed);
+}
+
+int secbits_set_page_source(enum secbits_page_source source) {
+  secbits::PageSource value = secbits::PageSource::Anonymous;
+  if (source == SECBITS_SOURCE_SECRET) value = secbits::PageSource::Secret;
+  else if (source == SECBITS_SOURCE_AUTO) value = secbits::PageSource::Auto;
+  else if (source != SECBITS_SOURCE_ANONYMOUS) value = static_cast<secbits::PageSource>(-1);
+  if (const int error = secbits::pool::request_page_source(value); error != 0) {
+    errno = error;
+    return -1;
+  }
+  return 0;
+}
+
+enum secbits_page_source secbits_get_page_source(void) {
+  switch (secbits::pool::current_page_source()) {
+    case secbits::PageSource::Secret: return SECBITS_SOURCE_SECRET;
+    case secbits::PageSource::Auto: return SECBITS_SOURCE_AUTO;
+    case secbits::PageSource::Anonymous: break;
+  }
+  return SECBITS_SOURCE_ANONYMOUS;
 }
 
 void secbits_collect(void) { secbits::pool::collect_thread(); }

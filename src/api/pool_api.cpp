@@ -1,10 +1,14 @@
 // pool.hpp: the pool for C++, failing with std::bad_alloc.
 #include <secbits/pool.hpp>
 
+#include <cerrno>
 #include <new>
+
+#include <secbits/error.hpp>
 
 #include "pool/options.hpp"
 #include "pool/pool.hpp"
+#include "pool/region.hpp"
 #include "pool/stats.hpp"
 
 namespace secbits {
@@ -28,6 +32,16 @@ void set_lock_policy(LockPolicy policy) noexcept { pool::g_lock_policy.store(pol
 void set_page_protection(PageProtection protection) noexcept {
   pool::g_page_protection.store(protection, std::memory_order_relaxed);
 }
+
+void set_page_source(PageSource source) {
+  if (const int error = pool::request_page_source(source); error != 0) {
+    throw Error(std::error_code(error, std::system_category()),
+                error == EBUSY ? "set_page_source: the pool is already in use"
+                               : "set_page_source: the kernel refuses secret memory (memfd_secret)");
+  }
+}
+
+PageSource page_source() noexcept { return pool::current_page_source(); }
 
 void collect() noexcept { pool::collect_thread(); }
 

@@ -21,6 +21,7 @@ enum class Operation : unsigned {
   Advise,          // madvise (DONTDUMP, WIPEONFORK)
   Lock,            // mlock (and mlock2, unless LockOnFault fails it first)
   LockOnFault,     // mlock2(MLOCK_ONFAULT) alone: ENOSYS imitates a kernel without it
+  Secret,          // memfd_secret + mmap of secret pages: ENOSYS imitates a kernel without it
   Count
 };
 

@@ -16,15 +16,6 @@ namespace {
 
 constinit std::atomic<testing::ReleaseObserver> release_observer{nullptr};
 
-int to_prot(Protection protection) noexcept {
-  switch (protection) {
-    case Protection::NoAccess: return PROT_NONE;
-    case Protection::ReadOnly: return PROT_READ;
-    case Protection::ReadWrite: return PROT_READ | PROT_WRITE;
-  }
-  return PROT_NONE;
-}
-
 Status result(int rc, const char* operation) noexcept { return {rc == 0 ? 0 : errno, operation}; }
 
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
@@ -51,6 +42,15 @@ void* map_address_space(std::size_t bytes) noexcept {
 }
 
 }  // namespace
+
+int protection_flags(Protection protection) noexcept {
+  switch (protection) {
+    case Protection::NoAccess: return PROT_NONE;
+    case Protection::ReadOnly: return PROT_READ;
+    case Protection::ReadWrite: return PROT_READ | PROT_WRITE;
+  }
+  return PROT_NONE;
+}
 
 std::size_t page_size() noexcept {
   if (const std::size_t faked = detail::injected_page_size()) [[unlikely]] return faked;
@@ -139,7 +139,7 @@ Status return_to_reservation(void* pages, std::size_t bytes) noexcept {
 
 Status protect(void* pages, std::size_t bytes, Protection protection) noexcept {
   if (const int error = injected_error(Operation::Protect)) return {error, "mprotect"};
-  return result(::mprotect(pages, bytes, to_prot(protection)), "mprotect");
+  return result(::mprotect(pages, bytes, protection_flags(protection)), "mprotect");
 }
 
 Status exclude_from_dump(void* pages, std::size_t bytes) noexcept {

@@ -11,6 +11,9 @@ namespace secbits::os {
 
 std::size_t page_size() noexcept;
 
+/// The PROT_* bits of `protection`.
+int protection_flags(Protection protection) noexcept;
+
 /// Rounds `bytes` up to whole pages; false if that overflows.
 bool round_to_pages(std::size_t bytes, std::size_t* rounded) noexcept;
 

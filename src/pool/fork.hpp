@@ -3,7 +3,9 @@
 // fork() from a multi-threaded process: every lock of the pool is taken
 // before the fork so that the child finds none of them held by a thread that
 // does not exist there; the child then gives back the other threads' heaps
-// and locks its pages again (memory locks are not inherited).
+// and has the page source make every committed range its own (anonymous
+// pages: locked again, as memory locks are not inherited; secret pages:
+// fresh ones, zero-filled or copied).
 namespace secbits::pool {
 
 /// Registers the handlers once; called on the allocation slow path, after the

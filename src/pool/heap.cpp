@@ -4,7 +4,7 @@
 #include <new>
 #include <pthread.h>
 
-#include "os/pages.hpp"
+#include "pool/source/page_source.hpp"
 #include "pool/fork.hpp"
 #include "pool/stats.hpp"
 
@@ -47,7 +47,7 @@ ThreadHeap* take_heap_locked() noexcept {
   } else {
     if (spare_count == 0) {
       void* chunk = nullptr;
-      if (!os::map_bookkeeping(kHeapsPerChunk * sizeof(ThreadHeap), &chunk).ok()) return nullptr;
+      if (!map_bookkeeping(kHeapsPerChunk * sizeof(ThreadHeap), &chunk).ok()) return nullptr;
       g_counters.mapping_estimate.fetch_add(1, std::memory_order_relaxed);  // the pool's too
       spare_heaps = static_cast<ThreadHeap*>(chunk);
       spare_count = kHeapsPerChunk;

@@ -7,13 +7,12 @@
 #include <mutex>
 
 #include "os/diagnostics.hpp"
-#include "os/memlock.hpp"
-#include "os/pages.hpp"
 #include "os/wipe.hpp"
 #include "pool/block_check.hpp"
 #include "pool/invariants.hpp"
 #include "pool/layout.hpp"
 #include "pool/region.hpp"
+#include "pool/source/page_source.hpp"
 #include "pool/stats.hpp"
 
 namespace secbits::pool {
@@ -155,7 +154,7 @@ void release_span(std::size_t granule, unsigned shift, std::size_t pages, bool l
     std::lock_guard lock(span_mutex);
     records[granule].store(make_record(kBusy, false, shift, 0), std::memory_order_relaxed);
   }
-  decommit(zone + (granule << kMinSpanShift), pages * kPageSize, locked);
+  page_source().decommit(zone + (granule << kMinSpanShift), pages * kPageSize, locked);
   push_free_span(granule, shift);
   release_mappings(2);
 }
@@ -183,22 +182,26 @@ namespace {
 /// A cached span made into a live block of `pages` pages, or null (the span
 /// is then released).
 void* reuse(const CachedSpan& span, std::size_t pages, std::uint64_t epoch) noexcept {
+  Source& source = page_source();
   std::byte* block = zone + (std::size_t{span.granule} << kMinSpanShift);
   std::size_t have = span.pages;
+  if (have < pages && !source.extends_in_place()) {
+    release_span(span.granule, span.shift, have, span.locked);
+    return nullptr;
+  }
   if (have > pages) {
     // The smaller page count first: a relock_pool must not lock the tail once
     // it is back in the reservation.
     publish(span.granule, make_record(kBusy, span.locked, span.shift, pages));
-    decommit(block + pages * kPageSize, (have - pages) * kPageSize, span.locked);  // wiped when freed
+    source.decommit(block + pages * kPageSize, (have - pages) * kPageSize, span.locked);  // wiped when freed
     have = pages;
   }
-  bool ok = os::protect(block, have * kPageSize, Protection::ReadWrite).ok();
-  if (ok) add(g_counters.protection_flips, 1);
+  bool ok = source.protect(block, have * kPageSize, Protection::ReadWrite);
   if (ok && have < pages) {
     bool extension_locked = false;
-    ok = commit(block + have * kPageSize, (pages - have) * kPageSize, &extension_locked);
+    ok = source.commit(block + have * kPageSize, (pages - have) * kPageSize, &extension_locked);
     if (ok && extension_locked != span.locked) {
-      decommit(block + have * kPageSize, (pages - have) * kPageSize, extension_locked);
+      source.decommit(block + have * kPageSize, (pages - have) * kPageSize, extension_locked);
       ok = false;
     }
   }
@@ -216,7 +219,7 @@ void* reuse(const CachedSpan& span, std::size_t pages, std::uint64_t epoch) noex
 
 bool large_initialise(std::byte* zone_start, std::size_t bytes) noexcept {
   void* table = nullptr;
-  if (!os::map_bookkeeping((bytes >> kMinSpanShift) * sizeof(std::atomic<std::uint64_t>), &table).ok()) return false;
+  if (!map_bookkeeping((bytes >> kMinSpanShift) * sizeof(std::atomic<std::uint64_t>), &table).ok()) return false;
   zone = zone_start;
   zone_bytes = bytes;
   records = static_cast<std::atomic<std::uint64_t>*>(table);
@@ -248,7 +251,7 @@ void* large_allocate(std::size_t size, std::size_t alignment) noexcept {
   }
   std::byte* block = zone + (granule << kMinSpanShift);
   bool locked = false;
-  if (!commit(block, pages * kPageSize, &locked)) {
+  if (!page_source().commit(block, pages * kPageSize, &locked)) {
     push_free_span(granule, shift);
     release_mappings(2);
     return nullptr;
@@ -272,8 +275,7 @@ void large_free(void* pointer) noexcept {
   // PROT_NONE at once, whether the span is kept for reuse or not.
   const CachedSpan span{static_cast<std::uint32_t>(granule), static_cast<std::uint32_t>(pages), shift_of(record),
                         locked_of(record)};
-  const bool closed = os::protect(pointer, pages * kPageSize, Protection::NoAccess).ok();
-  if (closed) add(g_counters.protection_flips, 1);
+  const bool closed = page_source().protect(pointer, pages * kPageSize, Protection::NoAccess);
   if (closed && put_cached(span)) return;
   release_span(granule, span.shift, pages, span.locked);
 }
@@ -292,14 +294,15 @@ bool large_resize_in_place(void* pointer, std::size_t size) noexcept {
   const bool locked = locked_of(record);
   const std::uint64_t resized = make_record(kLive, locked, shift_of(record), new_pages);
   if (new_pages > old_pages) {
+    if (!page_source().extends_in_place()) return false;
     const std::uint64_t epoch = lock_epoch();
     bool extension_locked = false;
     std::byte* extension = block + old_pages * kPageSize;
     const std::size_t bytes = (new_pages - old_pages) * kPageSize;
-    if (!commit(extension, bytes, &extension_locked)) return false;
+    if (!page_source().commit(extension, bytes, &extension_locked)) return false;
     // One lock state per block: a block half locked could not say which.
     if (extension_locked != locked) {
-      decommit(extension, bytes, extension_locked);
+      page_source().decommit(extension, bytes, extension_locked);
       return false;
     }
     publish(granule_of(pointer), resized);
@@ -311,7 +314,7 @@ bool large_resize_in_place(void* pointer, std::size_t size) noexcept {
     std::byte* tail = block + new_pages * kPageSize;
     const std::size_t bytes = (old_pages - new_pages) * kPageSize;
     os::secure_wipe(tail, bytes);
-    decommit(tail, bytes, locked);
+    page_source().decommit(tail, bytes, locked);
   }
   return true;
 }
@@ -323,7 +326,23 @@ void large_relock(const char* because) noexcept {
     // A busy span with pages is one a thread is freeing: relocked too (in a
     // forked child that thread does not exist, and the span stays as it is).
     if (state_of(record) == kUnused || state_of(record) == kFree || !locked_of(record) || high_of(record) == 0) continue;
-    relock_range(zone + (granule << kMinSpanShift), high_of(record) * kPageSize, because);
+    page_source().relock(zone + (granule << kMinSpanShift), high_of(record) * kPageSize, because);
+  }
+}
+
+void large_renew_in_child() noexcept {
+  Source& source = page_source();
+  for (std::size_t granule = 0; granule < (bump >> kMinSpanShift); ++granule) {
+    const std::uint64_t record = records[granule].load(std::memory_order_relaxed);
+    if (state_of(record) == kUnused || state_of(record) == kFree || high_of(record) == 0) continue;
+    std::byte* span = zone + (granule << kMinSpanShift);
+    const std::size_t bytes = high_of(record) * kPageSize;
+    // Only a live block is open: a cached span is closed, and a busy one
+    // belonged to a thread that does not exist in the child.
+    if (source.renew_in_child(span, bytes, locked_of(record)) == Source::Renewal::ReadWrite &&
+        state_of(record) != kLive) {
+      (void)source.protect(span, bytes, Protection::NoAccess);
+    }
   }
 }
 

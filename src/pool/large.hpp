@@ -30,5 +30,7 @@ bool large_release_cache() noexcept;
 
 /// relock_pool's part: every live and cached span.
 void large_relock(const char* because) noexcept;
+/// renew_pool_in_child's part: every live, cached and busy span.
+void large_renew_in_child() noexcept;
 
 }  // namespace secbits::pool

@@ -10,8 +10,11 @@
 #include "os/memlock.hpp"
 #include "os/pages.hpp"
 #include "os/proc.hpp"
+#include "os/secret.hpp"
 #include "pool/large.hpp"
 #include "pool/options.hpp"
+#include "pool/source/page_source.hpp"
+#include "pool/source/secret_source.hpp"
 #include "pool/stats.hpp"
 
 namespace secbits::pool {
@@ -38,23 +41,6 @@ constinit std::size_t next_slot = 0;
 // raised on entering and on leaving. See keep_locked().
 constinit std::atomic<std::uint64_t> unlock_epoch{0};
 constexpr const char* kAfterMunlockall = "after the program's munlockall";
-
-void adjust_mapping_estimate(std::int64_t delta) noexcept {
-  g_counters.mapping_estimate.fetch_add(delta, std::memory_order_relaxed);
-}
-
-bool within_mapping_budget(std::int64_t more) noexcept {
-  return g_counters.mapping_estimate.load(std::memory_order_relaxed) + more <=
-         static_cast<std::int64_t>(g_region.mapping_budget);
-}
-
-bool try_claim_mappings(std::int64_t count) noexcept {
-  std::int64_t estimate = g_counters.mapping_estimate.load(std::memory_order_relaxed);
-  do {
-    if (estimate + count > static_cast<std::int64_t>(g_region.mapping_budget)) return false;
-  } while (!g_counters.mapping_estimate.compare_exchange_weak(estimate, estimate + count, std::memory_order_relaxed));
-  return true;
-}
 
 /// True the first time only: why the pool cannot exist is said once (every
 /// secure allocation of the process will fail, which the program may only
@@ -100,7 +86,7 @@ void decommit_slab(Slab* slab) noexcept {
     std::lock_guard lock(slab_mutex);
     slab->committed = false;
   }
-  decommit(slab->base, kSlabBytes, slab->locked);
+  page_source().decommit(slab->base, kSlabBytes, slab->locked);
   slab->open_pages = 0;
   subtract(g_counters.slabs, 1);
   std::lock_guard lock(slab_mutex);
@@ -127,7 +113,7 @@ bool release_empty_slabs() noexcept {
 
 /// Memory kept committed only to be reused soon, given back when a lock or
 /// a mapping is refused: it holds lock budget and mappings a live block needs.
-bool release_cached_memory() noexcept {
+bool release_region_caches() noexcept {
   const bool spans = large_release_cache();
   return release_empty_slabs() || spans;
 }
@@ -147,36 +133,34 @@ void for_each_run(std::uint32_t mask, OnRun on_run) noexcept {
 bool reserve_range() noexcept {
   std::byte* base = nullptr;
   std::size_t size = kPreferredReservation;
-  for (os::Status status; !(status = os::reserve(size, kReservationAlignment, &base)).ok();) {
+  for (os::Status status; !(status = reserve_address_space(size, kReservationAlignment, &base)).ok();) {
     size /= 2;
     if (size < kMinimumReservation) {
       report_no_address_space(status);
       return false;
     }
   }
-  // Every page committed later inherits the flag from the reservation, so no
-  // byte handed out can ever be written to a core file (commit() sets it
-  // again, in case a decommit could not restore it).
   const std::size_t small = size / 4;
   const std::size_t slot_count = small / kSlotSize;
   const std::size_t bookkeeping_bytes = slot_count * sizeof(Slab);
   void* bookkeeping = nullptr;
-  if (!os::exclude_from_dump(base, size).ok() || !os::map_bookkeeping(bookkeeping_bytes, &bookkeeping).ok()) {
-    (void)os::unmap(base, size);
+  if (!map_bookkeeping(bookkeeping_bytes, &bookkeeping).ok()) {
+    unmap_address_space(base, size);
     return false;
   }
   if (!large_initialise(base + small, size - small)) {
-    (void)os::unmap(bookkeeping, bookkeeping_bytes);
-    (void)os::unmap(base, size);
+    unmap_address_space(bookkeeping, bookkeeping_bytes);
+    unmap_address_space(base, size);
     return false;
   }
 
   g_region.slabs = static_cast<Slab*>(bookkeeping);
   g_region.slot_count = slot_count;
-  // Leave the other half of vm.max_map_count to the program and its libraries.
-  g_region.mapping_budget = os::max_map_count() / 2;
-  // The reservation, the two bookkeeping tables and the published marker.
-  g_counters.mapping_estimate.store(4, std::memory_order_relaxed);
+  // Leave the other half of vm.max_map_count to the program and its
+  // libraries. Used already: the reservation, the two bookkeeping tables and
+  // the published marker.
+  set_mapping_budget(os::max_map_count() / 2, 4);
+  set_cache_releaser(release_region_caches);
   g_region.small_bytes.store(small, std::memory_order_relaxed);
   g_region.total_bytes.store(size, std::memory_order_relaxed);
   g_region.base.store(reinterpret_cast<std::uintptr_t>(base), std::memory_order_release);
@@ -195,7 +179,7 @@ bool ensure_initialised() noexcept {
     errno = ENOMEM;
     return false;
   }
-  if (!reserve_range()) {
+  if (!choose_page_source() || !reserve_range()) {
     errno = ENOMEM;
     return false;
   }
@@ -203,48 +187,20 @@ bool ensure_initialised() noexcept {
   return true;
 }
 
-bool commit(std::byte* pages, std::size_t bytes, bool* locked) noexcept {
-  // DONTDUMP once more, though the pages normally have it from the
-  // reservation: a decommit whose madvise failed would have left them
-  // without it, and no page may be handed out dumpable.
-  if (!os::exclude_from_dump(pages, bytes).ok() || !os::protect(pages, bytes, Protection::ReadWrite).ok()) {
-    errno = ENOMEM;
-    return false;
+int request_page_source(PageSource source) noexcept {
+  if (source != PageSource::Anonymous && source != PageSource::Secret && source != PageSource::Auto) return EINVAL;
+  std::lock_guard lock(init_mutex);
+  if (initialised.load(std::memory_order_relaxed)) return EBUSY;
+  if (source == PageSource::Secret) {
+    if (const os::Status status = os::probe_secret_memory(); !status.ok()) return status.error;
   }
-  // Locked as each page is first touched: the kernel charges the whole range
-  // to RLIMIT_MEMLOCK now (a refusal is seen here), but pages a block never
-  // touches are never made resident, and every mapping of the pool carries
-  // the same lock flags as a forked child's relock, so they still merge.
-  os::Status status = os::lock_on_fault(pages, bytes);
-  if (!status.ok() && os::is_lock_budget_error(status.error) && release_cached_memory()) {
-    status = os::lock_on_fault(pages, bytes);
-  }
-  if (status.ok()) {
-    *locked = true;
-    add(g_counters.bytes_locked, bytes);
-  } else {
-    add(g_counters.lock_failures, 1);
-    if (g_lock_policy.load(std::memory_order_relaxed) != LockPolicy::Degrade ||
-        !os::is_lock_budget_error(status.error)) {
-      (void)os::protect(pages, bytes, Protection::NoAccess);
-      errno = ENOMEM;
-      return false;
-    }
-    os::warn_unlocked_once(status, bytes);
-    *locked = false;
-    add(g_counters.bytes_unlocked, bytes);
-  }
-  add(g_counters.bytes_committed, bytes);
-  return true;
+  g_requested_source.store(source, std::memory_order_relaxed);
+  return 0;
 }
 
-void decommit(std::byte* pages, std::size_t bytes, bool locked) noexcept {
-  // The pages were wiped before they got here and their contents are gone
-  // even if the last step (closing them) fails at the mapping limit: there
-  // is nothing left to protect, so that is counted, not fatal.
-  if (!os::return_to_reservation(pages, bytes).ok()) add(g_counters.flips_skipped, bytes / kPageSize);
-  subtract(locked ? g_counters.bytes_locked : g_counters.bytes_unlocked, bytes);
-  subtract(g_counters.bytes_committed, bytes);
+PageSource current_page_source() noexcept {
+  if (!initialised.load(std::memory_order_acquire)) return g_requested_source.load(std::memory_order_relaxed);
+  return &page_source() == &secret_source() ? PageSource::Secret : PageSource::Anonymous;
 }
 
 Slab* take_slab() noexcept {
@@ -276,7 +232,7 @@ Slab* take_slab() noexcept {
   const std::uint64_t epoch = lock_epoch();
   // The slab, and the guard it splits off the reservation.
   const bool claimed = claim_mappings(2);
-  if (!claimed || !commit(slab->base, kSlabBytes, &locked)) {
+  if (!claimed || !page_source().commit(slab->base, kSlabBytes, &locked)) {
     if (claimed) release_mappings(2);
     std::lock_guard lock(slab_mutex);
     slab->next = decommitted;
@@ -316,14 +272,13 @@ bool open_pages(Slab& slab, std::uint32_t mask) noexcept {
   bool ok = true;
   for_each_run(mask & ~slab.open_pages, [&](std::uint32_t run, std::size_t first, std::size_t count) {
     if (!ok) return;
-    if (!os::protect(slab.base + first * kPageSize, count * kPageSize, Protection::ReadWrite).ok()) {
+    if (!page_source().protect(slab.base + first * kPageSize, count * kPageSize, Protection::ReadWrite)) {
       ok = false;
       return;
     }
     const std::uint32_t before = mapping_runs(slab.open_pages);
     slab.open_pages |= run;
     adjust_mapping_estimate(static_cast<std::int64_t>(mapping_runs(slab.open_pages)) - before);
-    add(g_counters.protection_flips, 1);
   });
   return ok;
 }
@@ -339,56 +294,60 @@ void close_pages(Slab& slab, std::uint32_t mask) noexcept {
     }
     // ENOMEM here means the kernel's own mapping limit: the pages stay open,
     // zeroed, which is what the budget above exists to avoid.
-    if (!os::protect(slab.base + first * kPageSize, count * kPageSize, Protection::NoAccess).ok()) {
+    if (!page_source().protect(slab.base + first * kPageSize, count * kPageSize, Protection::NoAccess)) {
       add(g_counters.flips_skipped, count);
       return;
     }
     slab.open_pages &= ~run;
     adjust_mapping_estimate(grows);
-    add(g_counters.protection_flips, 1);
   });
 }
-
-void relock_range(void* pages, std::size_t bytes, const char* because) noexcept {
-  // Whoever unlocked the pool (fork, the program's munlockall) cannot be
-  // failed for it, whatever the lock policy: say so, once.
-  if (const os::Status status = os::lock_on_fault(pages, bytes); !status.ok()) {
-    add(g_counters.lock_failures, 1);
-    os::warn_unlocked_once(status, bytes, because);
-  }
-}
-
-bool claim_mappings(std::int64_t count) noexcept {
-  if (try_claim_mappings(count) || (release_cached_memory() && try_claim_mappings(count))) return true;
-  errno = ENOMEM;
-  return false;
-}
-
-void release_mappings(std::int64_t count) noexcept { adjust_mapping_estimate(-count); }
 
 std::uint64_t lock_epoch() noexcept { return unlock_epoch.load(std::memory_order_seq_cst); }
 
 void keep_locked(std::uint64_t epoch_before, void* pages, std::size_t bytes) noexcept {
   const std::uint64_t now = unlock_epoch.load(std::memory_order_seq_cst);
-  if (now != epoch_before || (epoch_before & 1) != 0) relock_range(pages, bytes, kAfterMunlockall);
+  if (now != epoch_before || (epoch_before & 1) != 0) page_source().relock(pages, bytes, kAfterMunlockall);
 }
 
 os::Status unlock_all_but_the_pool() noexcept {
   unlock_epoch.fetch_add(1, std::memory_order_seq_cst);
   const os::Status status = os::unlock_all();
-  relock_pool(kAfterMunlockall);
+  relock_pool();
   unlock_epoch.fetch_add(1, std::memory_order_seq_cst);
   return status;
 }
 
-void relock_pool(const char* because) noexcept {
+void relock_pool() noexcept {
   if (!initialised.load(std::memory_order_acquire)) return;
   std::lock_guard lock(slab_mutex);
   for (std::size_t slot = 0; slot < next_slot; ++slot) {
     const Slab& slab = g_region.slabs[slot];
-    if (slab.committed && slab.locked) relock_range(slab.base, kSlabBytes, because);
+    if (slab.committed && slab.locked) page_source().relock(slab.base, kSlabBytes, kAfterMunlockall);
   }
-  large_relock(because);
+  large_relock(kAfterMunlockall);
+}
+
+void renew_pool_in_child() noexcept {
+  if (!initialised.load(std::memory_order_acquire)) return;
+  Source& source = page_source();
+  for (std::size_t slot = 0; slot < next_slot; ++slot) {
+    Slab& slab = g_region.slabs[slot];
+    if (!slab.committed) continue;
+    const Source::Renewal renewal = source.renew_in_child(slab.base, kSlabBytes, slab.locked);
+    if (renewal == Source::Renewal::ReadWrite) {
+      // The fresh mapping is one run; closing the same runs as before splits
+      // it back into the mappings the estimate already counts.
+      for_each_run(~slab.open_pages & kAllPages, [&](std::uint32_t, std::size_t first, std::size_t count) {
+        if (!source.protect(slab.base + first * kPageSize, count * kPageSize, Protection::NoAccess)) {
+          add(g_counters.flips_skipped, count);
+        }
+      });
+    } else if (renewal == Source::Renewal::Failed) {
+      slab.open_pages = 0;
+    }
+  }
+  large_renew_in_child();
 }
 
 void region_prepare_fork() noexcept { slab_mutex.lock(); }

@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <secbits/protection.hpp>
+
 #include "pool/layout.hpp"
 #include "os/status.hpp"
 #include "pool/slab.hpp"
@@ -18,7 +20,6 @@ struct Region {
   std::atomic<std::uintptr_t> total_bytes{0};
   Slab* slabs = nullptr;                       // one per slot of the small zone
   std::size_t slot_count = 0;
-  std::size_t mapping_budget = 0;              // pool mappings allowed before flips are skipped
 };
 
 extern constinit Region g_region;
@@ -33,15 +34,11 @@ inline bool owns(const void* pointer) noexcept {
 /// kernel gave no address space (errno is ENOMEM then).
 bool ensure_initialised() noexcept;
 
-/// Makes `bytes` at `pages` usable: read-write, and locked as the lock policy
-/// says. A refused lock first gives back the locked memory the pool only
-/// caches (freed spans, empty slabs) and tries again. False (pages left
-/// PROT_NONE) when the policy is strict and the kernel still refuses the
-/// lock, or when mprotect fails.
-bool commit(std::byte* pages, std::size_t bytes, bool* locked) noexcept;
-
-/// Returns wiped pages to the reservation: unlocked, discarded, PROT_NONE.
-void decommit(std::byte* pages, std::size_t bytes, bool locked) noexcept;
+/// Asks for a page source before the pool exists: 0, or the errno saying
+/// why not (EBUSY: the pool exists; secret memory refused by the kernel).
+int request_page_source(PageSource source) noexcept;
+/// The source in use once the pool exists, else the one asked for.
+PageSource current_page_source() noexcept;
 
 /// A committed slab no heap owns, all its blocks free and zero; null when
 /// neither the cache nor the address space has one, or the lock is refused.
@@ -56,22 +53,15 @@ bool open_pages(Slab& slab, std::uint32_t mask) noexcept;
 /// would take the pool over its mapping budget (those stay open, zeroed).
 void close_pages(Slab& slab, std::uint32_t mask) noexcept;
 
-/// Counts `count` more pool mappings against the budget (half of
-/// vm.max_map_count: the rest is the program's). At the budget, memory kept
-/// only for reuse is given back first; false with errno ENOMEM if that was
-/// not enough, so that the allocation fails rather than the program's next
-/// mmap or thread.
-bool claim_mappings(std::int64_t count) noexcept;
-void release_mappings(std::int64_t count) noexcept;
+/// Locks every committed, locked range again after the program's
+/// munlockall (the source says how: anonymous pages on fault, secret pages
+/// need nothing). A refusal is counted and said once on stderr.
+void relock_pool() noexcept;
 
-/// Locks every committed, locked range again, on fault: a forked child does
-/// not inherit its parent's memory locks (and the pages it only reads stay
-/// shared with the parent, locked by it, uncopied), and a program's own
-/// munlockall drops the pool's. A refusal is counted and said once on
-/// stderr, `because` naming who unlocked.
-void relock_pool(const char* because) noexcept;
-/// One range of relock_pool.
-void relock_range(void* pages, std::size_t bytes, const char* because) noexcept;
+/// In a forked child: every committed range made the child's own by the
+/// source (relocked anonymous pages, or fresh secret pages, copied or zero),
+/// with closed pages closed again.
+void renew_pool_in_child() noexcept;
 
 /// The program's munlockall, for the interposer: unlocks everything, then
 /// relocks the pool. Ranges another thread is committing or handing over

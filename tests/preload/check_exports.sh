@@ -37,9 +37,10 @@ fi
 secbits_api=(
   secbits_malloc secbits_calloc secbits_realloc secbits_aligned_alloc secbits_free secbits_usable_size
   secbits_owns secbits_stats secbits_set_lock_policy secbits_set_page_protection secbits_collect
-  secbits_scope_enter secbits_scope_leave
+  secbits_scope_enter secbits_scope_leave secbits_set_page_source secbits_get_page_source
   _ZN7secbits8allocateEmm _ZN7secbits10deallocateEPv _ZN7secbits5statsEv _ZN7secbits7collectEv
   _ZN7secbits15set_lock_policyENS_10LockPolicyE _ZN7secbits19set_page_protectionENS_14PageProtectionE
+  _ZN7secbits15set_page_sourceENS_10PageSourceE _ZN7secbits11page_sourceEv
 )
 expected+=("${secbits_api[@]}")
 # The memory calls that would otherwise unlock the pool or let it be dumped
