@@ -37,6 +37,14 @@ bool parse_protect(const char* value, Options& options) noexcept {
   return true;
 }
 
+bool parse_source(const char* value, Options& options) noexcept {
+  if (std::strcmp(value, "anonymous") == 0) options.source = PageSource::Anonymous;
+  else if (std::strcmp(value, "secret") == 0) options.source = PageSource::Secret;
+  else if (std::strcmp(value, "auto") == 0) options.source = PageSource::Auto;
+  else return false;
+  return true;
+}
+
 bool parse_flag(const char* value, bool* flag) noexcept {
   for (const char* yes : {"1", "true", "yes", "on"}) {
     if (std::strcmp(value, yes) == 0) {
@@ -78,6 +86,7 @@ constexpr Option kOptions[] = {
     {"SECBITS_LOCK", "strict|degrade", parse_lock,
      [](const Options& options) noexcept { return options.mode == Mode::Tagged ? "strict" : "degrade"; }},
     {"SECBITS_PROTECT", "cached|eager|none", parse_protect, [](const Options&) noexcept { return "cached"; }},
+    {"SECBITS_SOURCE", "anonymous|secret|auto", parse_source, [](const Options&) noexcept { return "anonymous"; }},
     {"SECBITS_STATS", "1|0|json", parse_stats, [](const Options&) noexcept { return "0"; }},
     {"SECBITS_VERBOSE", "1|0", parse_verbose, [](const Options&) noexcept { return "0"; }},
 };

@@ -20,6 +20,7 @@ struct Options {
   // strict by default, as the library is.
   LockPolicy lock = LockPolicy::Degrade;
   PageProtection protect = PageProtection::Cached;
+  PageSource source = PageSource::Anonymous;
   StatsFormat stats = StatsFormat::Off;
   bool verbose = false;
 };

@@ -13,6 +13,7 @@
 
 #include "os/diagnostics.hpp"
 #include "os/memlock.hpp"
+#include "pool/region.hpp"
 #include "pool/stats.hpp"
 #include "preload/options.hpp"
 #include "preload/router.hpp"
@@ -25,6 +26,15 @@ namespace secbits::preload {
 namespace {
 
 const char* name_of(LockPolicy policy) { return policy == LockPolicy::Strict ? "strict" : "degrade"; }
+
+const char* name_of(PageSource source) {
+  switch (source) {
+    case PageSource::Anonymous: return "anonymous";
+    case PageSource::Secret: return "secret";
+    case PageSource::Auto: return "auto";
+  }
+  return "?";
+}
 
 const char* name_of(PageProtection protection) {
   switch (protection) {
@@ -44,7 +54,8 @@ void announce() noexcept {
                                                      : ", mode tagged (secbits API and secure scopes secure, jemalloc for the rest)",
                          "; lock policy ", name_of(g_options.lock), ", RLIMIT_MEMLOCK ",
                          budget == SIZE_MAX ? "unlimited" : os::format_decimal(budget, limit),
-                         budget == SIZE_MAX ? "" : " bytes", "; page protection ", name_of(g_options.protect)};
+                         budget == SIZE_MAX ? "" : " bytes", "; page protection ", name_of(g_options.protect),
+                         "; page source ", name_of(g_options.source)};
   os::write_stderr_line(parts, sizeof parts / sizeof parts[0]);
 }
 
@@ -84,6 +95,7 @@ void print_stats(const struct secbits_stats& stats) noexcept {
       ", protection flips ", os::format_decimal(stats.protection_flips, numbers[8]),
       " (skipped ", os::format_decimal(stats.flips_skipped, numbers[9]),
       "), lock failures ", os::format_decimal(stats.lock_failures, numbers[10]),
+      ", page source ", name_of(pool::current_page_source()),
       g_options.mode == Mode::Tagged ? "; jemalloc holds " : nullptr,
       g_options.mode == Mode::Tagged ? os::format_decimal(stats.fallback_bytes_in_use, numbers[11]) : nullptr,
       g_options.mode == Mode::Tagged ? " bytes of untagged blocks" : nullptr};
@@ -118,6 +130,9 @@ void print_stats_json(const struct secbits_stats& stats) noexcept {
   line.append("{\"event\":\"secbits_stats\",\"pid\":");
   line.append(static_cast<unsigned long long>(::getpid()));
   line.append(g_options.mode == Mode::Tagged ? ",\"mode\":\"tagged\"" : ",\"mode\":\"all\"");
+  line.append(",\"source\":\"");
+  line.append(name_of(pool::current_page_source()));
+  line.append("\"");
   const struct {
     const char* key;
     std::size_t value;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SECBITS_STATS at exit: =json is one line of JSON with every counter, in
-# both modes; =1 is still the text line; =0 prints nothing; a bad value is
-# reported once, with the value, and prints no statistics.
+# both modes, and the page source; =1 is still the text line; =0 prints
+# nothing; a bad value is reported once, with the value, and prints no
+# statistics.
 # Usage: stats_test.sh BUILD_DIR
 set -uo pipefail
 build=$1
@@ -33,7 +34,8 @@ assert stats["mode"] == sys.argv[2], stats
 assert isinstance(stats["pid"], int) and stats["pid"] > 0, stats
 missing = [key for key in counters if not isinstance(stats.get(key), int) or stats[key] < 0]
 assert not missing, ("missing or not counts", missing)
-assert set(stats) == set(counters) | {"event", "pid", "mode"}, stats
+assert stats["source"] in ("anonymous", "secret"), stats
+assert set(stats) == set(counters) | {"event", "pid", "mode", "source"}, stats
 # The heap of any program holds something at exit, in the pool (all) or in jemalloc (tagged).
 assert stats["bytes_committed" if sys.argv[2] == "all" else "fallback_bytes_in_use"] > 0, stats
 ' "$1" "$2" 2>&1
@@ -58,6 +60,18 @@ expect "SECBITS_STATS=1: the text line" \
   "$output"
 output=$(stats_of 0)
 expect "SECBITS_STATS=0: nothing" '[[ -z $output ]]' "$output"
+
+# The page source the pool really uses, as the pool reports it.
+output=$(stats_of json --source secret)
+expect "SECBITS_SOURCE=secret: the statistics say the pool's pages are secret memory" \
+  'grep -qF "\"source\":\"secret\"" <<<"$output"' "$output"
+output=$(stats_of 1 --source secret)
+expect "SECBITS_SOURCE=secret: the text line says so too" 'grep -qE ", page source secret(;|$)" <<<"$output"' "$output"
+output=$(SECBITS_SOURCE=Secret stats_of json)
+expect "SECBITS_SOURCE=Secret: reported once, with the value and the choices; the pool stays anonymous" \
+  '[[ $(grep -c "SECBITS_SOURCE" <<<"$output") -eq 1 ]] &&
+   grep -qxF "secbits: SECBITS_SOURCE=\"Secret\" is not one of anonymous|secret|auto; using \"anonymous\"" <<<"$output" &&
+   grep -qF "\"source\":\"anonymous\"" <<<"$output"' "$output"
 
 output=$(stats_of bogus)
 expect "SECBITS_STATS=bogus: reported once, with the value and the choices, and no statistics" \

@@ -1,0 +1,138 @@
+// What a forked child sees of the pool's secret pages (SECBITS_SOURCE=secret),
+// under the interposer. Secret memory is shared between the processes that
+// map it, so without the pool's fork handling a child would read its
+// parent's later secrets and write into its parent's heap.
+//   mode all:    the child keeps working on a private copy of its heap as
+//                it was at fork(): it never sees what the parent writes after
+//                fork() returns, nor the parent what the child writes.
+//   mode tagged: the child gets zero-filled pages where the parent's secure
+//                blocks were (as SecMem's MADV_WIPEONFORK), and can still
+//                write to and free them.
+// usage: secret_fork_semantics all|tagged. Exit status 0 when every check held.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include <secbits/secbits.h>
+
+#include "preloaded.hpp"
+
+namespace {
+
+int failures = 0;
+
+void check(bool ok, const char* what) {
+  if (!ok) {
+    std::fprintf(stderr, "FAILED (pid %d): %s\n", static_cast<int>(::getpid()), what);
+    ++failures;
+  }
+}
+
+/// The name /proc/self/maps gives the mapping that holds `address`.
+std::string mapping_name(const void* address) {
+  const auto wanted = reinterpret_cast<unsigned long>(address);
+  std::FILE* maps = std::fopen("/proc/self/maps", "r");
+  if (maps == nullptr) return {};
+  char line[512];
+  std::string name;
+  while (std::fgets(line, sizeof line, maps) != nullptr) {
+    unsigned long start = 0;
+    unsigned long end = 0;
+    int consumed = 0;
+    if (std::sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &start, &end, &consumed) < 2) continue;
+    if (wanted < start || wanted >= end) continue;
+    name = line + consumed;
+    break;
+  }
+  std::fclose(maps);
+  return name;
+}
+
+bool in_secret_memory(const void* block) {
+  const auto mapping = secbits::test::mapping_containing(block);
+  return mapping && mapping_name(block).starts_with("/secretmem") && mapping->has_flag("lo") &&
+         mapping->has_flag("dd");
+}
+
+constexpr char kBefore[] = "written by the parent before fork";
+constexpr char kAfter[] = "written by the parent after fork";
+constexpr char kChild[] = "written by the child";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2 || (std::strcmp(argv[1], "all") != 0 && std::strcmp(argv[1], "tagged") != 0)) {
+    std::fprintf(stderr, "usage: secret_fork_semantics all|tagged\n");
+    return 2;
+  }
+  if (!secbits::preload_test::malloc_is_interposed()) return 1;
+  const bool whole_process = std::strcmp(argv[1], "all") == 0;
+  auto* small = static_cast<char*>(whole_process ? std::malloc(64) : secbits_malloc(64));
+  auto* large = static_cast<char*>(whole_process ? std::malloc(1 << 20) : secbits_malloc(1 << 20));
+  if (small == nullptr || large == nullptr) return 1;
+  std::strcpy(small, kBefore);
+  std::strcpy(large, kBefore);
+  check(in_secret_memory(small) && in_secret_memory(large), "the blocks lie in /secretmem mappings, lo and dd");
+
+  int go[2];
+  int done[2];
+  if (::pipe(go) != 0 || ::pipe(done) != 0) return 1;
+  const pid_t child = ::fork();
+  if (child < 0) return 1;
+  if (child == 0) {
+    char byte;
+    // Wait until the parent has overwritten its blocks.
+    if (::read(go[0], &byte, 1) != 1) _exit(1);
+    if (whole_process) {
+      check(std::strcmp(small, kBefore) == 0, "the child reads its small block as it was at fork");
+      check(std::strcmp(large, kBefore) == 0, "the child reads its large block as it was at fork");
+    } else {
+      bool zero = true;
+      for (int i = 0; i < 64; ++i) zero = zero && small[i] == 0;
+      for (int i = 0; i < (1 << 20); ++i) zero = zero && large[i] == 0;
+      check(zero, "the child reads zeros where the parent's secure blocks were");
+    }
+    check(in_secret_memory(small) && in_secret_memory(large), "the child's blocks lie in /secretmem mappings too");
+    std::strcpy(small, kChild);
+    std::strcpy(large, kChild);
+    auto* fresh = static_cast<char*>(whole_process ? std::malloc(100) : secbits_malloc(100));
+    check(fresh != nullptr && in_secret_memory(fresh), "the child's new block is secret memory");
+    std::strcpy(fresh, kChild);
+    if (whole_process) {
+      std::free(fresh);
+      std::free(small);
+      std::free(large);
+    } else {
+      secbits_free(fresh);
+      secbits_free(small);
+      secbits_free(large);
+    }
+    if (::write(done[1], "x", 1) != 1) _exit(1);
+    std::fflush(stderr);
+    _exit(failures == 0 ? 0 : 1);
+  }
+  // At once after fork() returns: the child must not see these.
+  std::strcpy(small, kAfter);
+  std::strcpy(large, kAfter);
+  if (::write(go[1], "x", 1) != 1) return 1;
+  char byte;
+  if (::read(done[0], &byte, 1) != 1) return 1;
+  check(std::strcmp(small, kAfter) == 0 && std::strcmp(large, kAfter) == 0,
+        "the parent's blocks hold what the parent wrote, not what the child wrote");
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child's checks held");
+  if (whole_process) {
+    std::free(small);
+    std::free(large);
+  } else {
+    secbits_free(small);
+    secbits_free(large);
+  }
+  if (failures == 0) std::printf("secret pages across fork in mode %s: every check held\n", argv[1]);
+  return failures == 0 ? 0 : 1;
+}
