@@ -52,7 +52,8 @@ constexpr std::size_t kSweptCallsPerOperation = 24;
 
 const char* name_of(Operation operation) {
   static constexpr const char* kNames[] = {"reserve", "map-bookkeeping", "map-guarded", "return-to-reservation",
-                                           "mprotect", "madvise", "mlock", "mlock2"};
+                                           "mprotect", "madvise", "mlock", "mlock2", "memfd-secret"};
+  static_assert(std::size(kNames) == static_cast<std::size_t>(Operation::Count));
   return kNames[static_cast<unsigned>(operation)];
 }
 
@@ -272,8 +273,10 @@ void fork_child(Tracker& t) {
   if (pid < 0) return t.fail("fork failed");
   if (pid == 0) {
     // The grandchild reads, writes and frees what it inherited, and allocates.
+    // Secret pages reach a library's child zero-filled, never shared.
+    const unsigned char inherited = secbits_get_page_source() == SECBITS_SOURCE_SECRET ? 0 : kSecret;
     for (void* block : blocks) {
-      if (*static_cast<unsigned char*>(block) != kSecret) ::_exit(2);
+      if (*static_cast<unsigned char*>(block) != inherited) ::_exit(2);
       *static_cast<unsigned char*>(block) = 1;
       secbits_free(block);
     }
@@ -322,10 +325,17 @@ std::string check_recovered_and_consistent() {
   return {};
 }
 
+/// In the child, before the pool exists: the page source of the sweep.
+bool use_source(secbits::PageSource source) {
+  if (source == secbits::PageSource::Anonymous) return true;
+  return secbits_set_page_source(SECBITS_SOURCE_SECRET) == 0;
+}
+
 /// Calls of each operation that one clean run of `scenario` makes on a new
 /// pool, as the child reports them on stdout.
-std::map<Operation, std::size_t> count_calls(const Scenario& scenario) {
-  const auto result = secbits::test::run_with_fresh_pool([&scenario] {
+std::map<Operation, std::size_t> count_calls(const Scenario& scenario, secbits::PageSource source) {
+  const auto result = secbits::test::run_with_fresh_pool([&scenario, source] {
+    if (!use_source(source)) return broken("secret memory refused");
     secbits::os::testing::start_counting();
     Tracker tracker;
     scenario.run(tracker);
@@ -359,15 +369,16 @@ struct Totals {
   std::size_t documented_aborts = 0;
 };
 
-void sweep(Operation operation, int error, Totals& totals) {
+void sweep(Operation operation, int error, secbits::PageSource source, Totals& totals) {
   for (const Scenario& scenario : kScenarios) {
-    const std::size_t calls = count_calls(scenario)[operation];
+    const std::size_t calls = count_calls(scenario, source)[operation];
     for (std::size_t nth = 1; nth <= calls; ++nth) {
       if (nth > kSweptCallsPerOperation && nth != calls && nth % 16 != 0) continue;
       ++totals.points;
       for (bool and_after : {false, true}) {
         ++totals.children;
         const auto result = secbits::test::run_with_fresh_pool([&] {
+          if (!use_source(source)) return broken("secret memory refused");
           secbits::os::testing::inject_failure(operation, static_cast<unsigned>(nth), error, and_after);
           Tracker tracker;
           scenario.run(tracker);
@@ -402,10 +413,43 @@ class FaultSweep : public ::testing::TestWithParam<std::pair<Operation, int>> {}
 TEST_P(FaultSweep, EveryPathFailsCleanlyLeavesNoSecretAndRecovers) {
   const auto [operation, error] = GetParam();
   Totals totals;
-  sweep(operation, error, totals);
+  sweep(operation, error, secbits::PageSource::Anonymous, totals);
   report(name_of(operation), totals);
   EXPECT_GT(totals.points, 0u) << "no scenario reached " << name_of(operation);
 }
+
+std::string parameter_name(const ::testing::TestParamInfo<std::pair<Operation, int>>& info) {
+  std::string name = name_of(info.param.first);
+  for (char& c : name) if (c == '-') c = '_';
+  const int error = info.param.second;
+  return name + "_" +
+         (error == ENOMEM ? "ENOMEM" : error == EPERM ? "EPERM" : error == ENOSYS ? "ENOSYS" : error == EAGAIN ? "EAGAIN" : "EINVAL");
+}
+
+/// The same sweep with the pool's pages in secret memory (memfd_secret):
+/// each commit maps a file of its own, so the secret source has its own
+/// failure points (the file, its mapping refused over RLIMIT_MEMLOCK).
+class SecretSourceFaultSweep : public ::testing::TestWithParam<std::pair<Operation, int>> {};
+
+TEST_P(SecretSourceFaultSweep, EveryPathFailsCleanlyLeavesNoSecretAndRecovers) {
+  if (secbits::test::run_with_fresh_pool([] { return secbits_set_page_source(SECBITS_SOURCE_SECRET) == 0 ? 0 : 1; })
+          .exit_code != 0) {
+    GTEST_SKIP() << "this kernel has no secret memory (memfd_secret)";
+  }
+  const auto [operation, error] = GetParam();
+  Totals totals;
+  sweep(operation, error, secbits::PageSource::Secret, totals);
+  report(name_of(operation), totals);
+  EXPECT_GT(totals.points, 0u) << "no scenario reached " << name_of(operation);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    SecretSource, SecretSourceFaultSweep,
+    ::testing::Values(std::pair{Operation::Reserve, ENOMEM}, std::pair{Operation::MapBookkeeping, ENOMEM},
+                      std::pair{Operation::Return, ENOMEM}, std::pair{Operation::Protect, ENOMEM},
+                      std::pair{Operation::Advise, EINVAL}, std::pair{Operation::Secret, ENOSYS},
+                      std::pair{Operation::Secret, EAGAIN}, std::pair{Operation::Secret, ENOMEM}),
+    parameter_name);
 
 INSTANTIATE_TEST_SUITE_P(
     Operations, FaultSweep,
@@ -415,11 +459,6 @@ INSTANTIATE_TEST_SUITE_P(
                       std::pair{Operation::Lock, ENOMEM}, std::pair{Operation::Lock, EPERM},
                       std::pair{Operation::LockOnFault, ENOMEM}, std::pair{Operation::LockOnFault, EPERM},
                       std::pair{Operation::LockOnFault, ENOSYS}),
-    [](const auto& info) {
-      std::string name = name_of(info.param.first);
-      for (char& c : name) if (c == '-') c = '_';
-      const int error = info.param.second;
-      return name + "_" + (error == ENOMEM ? "ENOMEM" : error == EPERM ? "EPERM" : error == ENOSYS ? "ENOSYS" : "EINVAL");
-    });
+    parameter_name);
 
 }  // namespace

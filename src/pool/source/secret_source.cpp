@@ -1,9 +1,11 @@
 #include "pool/source/secret_source.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "os/diagnostics.hpp"
 #include "os/memlock.hpp"
 #include "os/pages.hpp"
 #include "os/secret.hpp"
@@ -32,15 +34,36 @@ namespace {
 
 constexpr const char* kInChild = "in a forked child, which fork() cannot fail for";
 
+void report_no_secret_in_child() noexcept {
+  static constinit std::atomic<bool> reported{false};
+  if (reported.exchange(true, std::memory_order_relaxed)) return;
+  const char* parts[] = {"secbits: the kernel refused secret memory in a forked child, which fork() cannot fail for: "
+                         "the child's copy of the pool is anonymous memory (locked, undumpable, not shared with "
+                         "the parent, readable by root); further occurrences are not reported"};
+  os::write_stderr_line(parts, 1);
+}
+
 bool child_gets_copies() noexcept {
   return g_secret_pages_in_child.load(std::memory_order_relaxed) == SecretPagesInChild::Copied;
 }
 
+/// Fresh memory for a forked child's copy, anywhere: secret, or, when the
+/// kernel refuses secret memory now, anonymous (undumpable; locked once in
+/// place).
+os::Status map_fresh_anywhere(std::size_t bytes, std::byte** fresh, bool* secret) noexcept {
+  *secret = os::map_secret_anywhere(bytes, fresh).ok();
+  if (*secret) return {};
+  void* anonymous = nullptr;
+  const os::Status status = os::map_bookkeeping(bytes, &anonymous);
+  *fresh = static_cast<std::byte*>(anonymous);
+  return status;
+}
+
 /// Copies the resident pages of the child's (still shared) mapping at
-/// `pages` into fresh secret memory and moves that over it.
-os::Status copy_into_fresh(std::byte* pages, std::size_t bytes) noexcept {
+/// `pages` into fresh memory and moves that over it.
+os::Status copy_into_fresh(std::byte* pages, std::size_t bytes, bool* secret) noexcept {
   std::byte* fresh = nullptr;
-  if (const os::Status status = os::map_secret_anywhere(bytes, &fresh); !status.ok()) return status;
+  if (const os::Status status = map_fresh_anywhere(bytes, &fresh, secret); !status.ok()) return status;
   // The child's own view of the shared pages, opened to read them: closed
   // pages hold nothing but zeros, and only resident pages were ever written.
   if (const os::Status status = os::protect(pages, bytes, Protection::ReadOnly); !status.ok()) {
@@ -52,6 +75,7 @@ os::Status copy_into_fresh(std::byte* pages, std::size_t bytes) noexcept {
   for (std::size_t offset = 0; offset < bytes; offset += kChunkPages * kPageSize) {
     const std::size_t chunk = bytes - offset < kChunkPages * kPageSize ? bytes - offset : kChunkPages * kPageSize;
     if (const os::Status status = os::resident_pages(pages + offset, chunk, residency); !status.ok()) {
+      os::secure_wipe(fresh, bytes);
       (void)os::unmap(fresh, bytes);
       return status;
     }
@@ -68,6 +92,15 @@ os::Status copy_into_fresh(std::byte* pages, std::size_t bytes) noexcept {
   return {};
 }
 
+/// Zero-filled memory in place of the hole MADV_DONTFORK left: secret, or
+/// anonymous when the kernel refuses secret memory now.
+os::Status map_fresh_in_place(std::byte* pages, std::size_t bytes, bool* secret) noexcept {
+  *secret = os::map_secret(pages, bytes, Protection::ReadWrite).ok();
+  if (*secret) return {};
+  if (const os::Status status = os::return_to_reservation(pages, bytes); !status.ok()) return status;
+  return os::protect(pages, bytes, Protection::ReadWrite);
+}
+
 class SecretSource final : public Source {
  public:
   const char* name() const noexcept override { return "secret"; }
@@ -81,20 +114,38 @@ class SecretSource final : public Source {
     // Unlocked ranges are anonymous memory the degrade policy accepted:
     // inherited copy-on-write (or wiped on fork, see commit_unlocked).
     if (!locked) return Renewal::Kept;
-    const os::Status status = child_gets_copies() ? copy_into_fresh(pages, bytes)
-                                                  : os::map_secret(pages, bytes, Protection::ReadWrite);
-    if (status.ok()) return Renewal::ReadWrite;
-    // Never leave the child sharing the parent's pages, nor a hole another
-    // mapping could take: it faults there instead.
-    add(g_counters.lock_failures, 1);
-    os::warn_unlocked_once(status, bytes, kInChild);
-    (void)os::return_to_reservation(pages, bytes);
-    return Renewal::Failed;
+    bool secret = false;
+    const os::Status status =
+        child_gets_copies() ? copy_into_fresh(pages, bytes, &secret) : map_fresh_in_place(pages, bytes, &secret);
+    if (!status.ok()) {
+      // Never leave the child sharing the parent's pages, nor a hole another
+      // mapping could take: it faults there instead.
+      add(g_counters.lock_failures, 1);
+      os::warn_unlocked_once(status, bytes, kInChild);
+      (void)os::return_to_reservation(pages, bytes);
+      return Renewal::Failed;
+    }
+    if (!secret) {
+      // The kernel refused secret memory in the child: its own pages are
+      // anonymous, locked on touch, never shared with the parent. Said once.
+      add(g_counters.lock_failures, 1);
+      report_no_secret_in_child();
+      if (const os::Status locking = os::lock_on_fault(pages, bytes); !locking.ok()) {
+        os::warn_unlocked_once(locking, bytes, kInChild);
+      }
+    }
+    return Renewal::ReadWrite;
   }
 
  protected:
   os::Status commit_locked(std::byte* pages, std::size_t bytes) noexcept override {
-    if (const os::Status status = os::map_secret(pages, bytes, Protection::ReadWrite); !status.ok()) return status;
+    if (const os::Status status = os::map_secret(pages, bytes, Protection::ReadWrite); !status.ok()) {
+      // The kernel checks RLIMIT_MEMLOCK only once it has unmapped what
+      // MAP_FIXED replaces: put the reservation back, or a hole is left
+      // that any mmap of the program could take.
+      (void)os::return_to_reservation(pages, bytes);
+      return status;
+    }
     if (!child_gets_copies()) {
       if (const os::Status status = os::exclude_from_fork(pages, bytes); !status.ok()) {
         (void)os::return_to_reservation(pages, bytes);
