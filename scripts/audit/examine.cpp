@@ -3,11 +3,21 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
+#include <linux/magic.h>
+#include <map>
+#include <optional>
 #include <sstream>
 #include <string_view>
+#include <sys/vfs.h>
+#include <utility>
 
 #include "audit/proc_files.hpp"
 #include "audit/text.hpp"
+
+#ifndef SECRETMEM_MAGIC
+#define SECRETMEM_MAGIC 0x5345434d  // "SECM", Linux 5.14's include/uapi/linux/magic.h
+#endif
 
 namespace secbits::audit {
 
@@ -74,6 +84,56 @@ std::string_view marker_name(const Mapping& mapping) {
   return without_deleted_suffix(name.substr(kMemfd.size()));
 }
 
+/// How /proc/PID/maps names a mapping of memfd_secret: a file the kernel
+/// unlinked as it made it, on its secretmem file system, which may only be
+/// mapped shared. Any other name is not secret memory, "/secretmem" without
+/// " (deleted)" (a file of that name in the root directory) included.
+constexpr std::string_view kSecretMemory = "/secretmem (deleted)";
+
+bool named_secret_memory(const Mapping& mapping) { return mapping.name == kSecretMemory; }
+
+bool is_shared(const Mapping& mapping) { return mapping.permissions.size() >= 4 && mapping.permissions[3] == 's'; }
+
+/// Anonymous memory the pool committed, as opposed to the bare reservation
+/// (PROT_NONE, unlocked, nothing resident): open, locked (MLOCK_ONFAULT
+/// keeps lo on closed pages), wiped on fork, or resident.
+bool committed_anonymous(const Mapping& mapping) {
+  return mapping.name.empty() && (mapping.permissions.compare(0, 3, "---") != 0 || mapping.has("lo") ||
+                                  mapping.has("wf") || mapping.rss_kb != 0);
+}
+
+/// Whether the file behind a mapping named like secret memory is on the
+/// kernel's secretmem file system, by statfs through /proc/PID/map_files;
+/// nothing when that may not be looked at. The kernel lets only root
+/// (CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE) follow those links: after the
+/// first refusal the rest are not tried, and the name is all there is. A
+/// mapping gone since smaps was read (ENOENT) is not known either.
+class SecretMemoryCheck {
+ public:
+  explicit SecretMemoryCheck(std::string pid) : pid_(std::move(pid)) {}
+
+  std::optional<bool> on_secretmem(const Mapping& mapping) {
+    if (refused_) return std::nullopt;
+    if (const auto known = seen_.find(mapping.start); known != seen_.end()) return known->second;
+    char range[48];
+    std::snprintf(range, sizeof range, "%lx-%lx", mapping.start, mapping.end);
+    std::optional<bool> answer;
+    struct statfs file_system {};
+    if (::statfs(("/proc/" + pid_ + "/map_files/" + range).c_str(), &file_system) == 0) {
+      answer = file_system.f_type == SECRETMEM_MAGIC;
+    } else {
+      refused_ = errno == EPERM || errno == EACCES;
+    }
+    seen_.emplace(mapping.start, answer);
+    return answer;
+  }
+
+ private:
+  std::string pid_;
+  bool refused_ = false;
+  std::map<unsigned long, std::optional<bool>> seen_;  // by start: each is asked twice
+};
+
 struct Range {
   unsigned long begin = 0, end = 0;
   bool operator==(const Range&) const = default;
@@ -116,9 +176,11 @@ PoolMarkers pool_markers(const std::vector<Mapping>& mappings) {
 
 /// Why `range` is not one reservation as the pool makes it (anonymous
 /// mappings that cover it exactly, split only where pages were committed or
-/// protected), or nothing when it is. Whether each carries dd is judged
-/// with the pool's other guarantees.
-std::optional<std::string> reservation_mismatch(const std::vector<Mapping>& mappings, Range range) {
+/// protected, and where the secret source committed them, shared mappings
+/// of secret memory), or nothing when it is. Whether each carries dd is
+/// judged with the pool's other guarantees.
+std::optional<std::string> reservation_mismatch(const std::vector<Mapping>& mappings, Range range,
+                                                SecretMemoryCheck& secret_memory) {
   std::vector<const Mapping*> overlapping;
   for (const Mapping& mapping : mappings) {
     if (mapping.start < range.end && mapping.end > range.begin) overlapping.push_back(&mapping);
@@ -131,7 +193,18 @@ std::optional<std::string> reservation_mismatch(const std::vector<Mapping>& mapp
     const std::string where = hex(mapping->start) + "-" + hex(mapping->end);
     if (mapping->start < range.begin || mapping->end > range.end) return "mapping " + where + " crosses its bounds";
     if (mapping->start != covered_to) return "nothing is mapped at " + hex(covered_to);
-    if (!mapping->name.empty()) return "mapping " + where + " is " + mapping->name + ", not anonymous memory";
+    if (named_secret_memory(*mapping)) {
+      if (!is_shared(*mapping)) {
+        return "mapping " + where + " is named " + std::string(kSecretMemory) +
+               " but is private: secret memory is only ever mapped shared";
+      }
+      if (secret_memory.on_secretmem(*mapping) == false) {
+        return "mapping " + where + " is named " + std::string(kSecretMemory) +
+               " but its file is not on the kernel's secretmem file system";
+      }
+    } else if (!mapping->name.empty()) {
+      return "mapping " + where + " is " + mapping->name + ", neither anonymous nor secret memory";
+    }
     covered_to = mapping->end;
   }
   if (covered_to != range.end) return "nothing is mapped at " + hex(covered_to);
@@ -164,6 +237,38 @@ void read_limits(const std::string& text, Examination& process) {
   }
 }
 
+/// What the verdict says besides the problems: who else can read the
+/// pool's pages, and why its source may not be the one its environment asks for.
+void add_notes(Examination& process) {
+  const std::string source = process.source();
+  constexpr const char* secret_text = "not readable by other processes, root included (memfd_secret)";
+  constexpr const char* anonymous_text = "readable by root and by ptrace-capable processes of the same user";
+  std::vector<std::string>& notes = process.notes;
+  if (source == "secret") {
+    notes.push_back(std::string("secrets ") + secret_text);
+  } else if (source == "anonymous") {
+    notes.push_back(std::string("secrets ") + anonymous_text +
+                    " (anonymous memory; the secret page source would make them unreadable)");
+  } else if (source == "mixed") {
+    notes.push_back("secrets partly readable: the pool's anonymous memory (" +
+                    size_text(process.pool_anonymous_resident_bytes) + " resident) is " + anonymous_text +
+                    "; its secret memory (" + size_text(process.pool_secret_resident_bytes) + " resident) is " +
+                    secret_text);
+    notes.push_back("anonymous pages beside secret memory: the degrade lock policy served them when the kernel "
+                    "refused secret memory (over RLIMIT_MEMLOCK?)");
+  }
+  // Only the interposer reads SECBITS_SOURCE; a program chooses with
+  // secbits_set_page_source, which leaves nothing in its environment.
+  if (!process.interposer || source == "none yet" || source == "mixed") return;
+  if (process.requested_source == "secret" && source == "anonymous") {
+    notes.push_back("SECBITS_SOURCE=secret is in its environment, yet its pool's pages are anonymous (an interposer "
+                    "older than the option?)");
+  } else if (process.requested_source == "auto" && source == "anonymous") {
+    notes.push_back("SECBITS_SOURCE=auto fell back to anonymous memory: the kernel refused secret memory "
+                    "(memfd_secret needs Linux 5.14 or later, and secretmem.enable=1 where it is off by default)");
+  }
+}
+
 /// The verdict, from the mappings: fills the pool's numbers and the problems.
 void judge(const std::vector<Mapping>& mappings, Examination& process) {
   const PoolMarkers markers = pool_markers(mappings);
@@ -171,8 +276,9 @@ void judge(const std::vector<Mapping>& mappings, Examination& process) {
   for (const std::string& name : markers.malformed) problems.push_back("malformed secbits pool marker: " + name);
   // Only a marker with a reservation behind it counts as a pool.
   std::vector<Range> ranges;
+  SecretMemoryCheck secret_memory(process.pid);
   for (const Range& range : markers.ranges) {
-    if (const auto mismatch = reservation_mismatch(mappings, range)) {
+    if (const auto mismatch = reservation_mismatch(mappings, range, secret_memory)) {
       problems.push_back("pool marker " + hex(range.begin) + "-" + hex(range.end) +
                          " does not match a reserved mapping (" + *mismatch + ")");
     } else {
@@ -204,6 +310,16 @@ void judge(const std::vector<Mapping>& mappings, Examination& process) {
         ++process.pool_dumpable_mappings;
         dumpable_resident_kb += mapping.rss_kb;
       }
+      // The kernel locks secret memory itself (lo, Locked: = Rss:) and
+      // leaves it out of core dumps (dd): the rules above judge it as is.
+      if (named_secret_memory(mapping)) {
+        ++process.pool_secret_mappings;
+        if (secret_memory.on_secretmem(mapping) == true) ++process.pool_secret_verified;
+        process.pool_secret_resident_bytes += mapping.rss_kb * 1024;
+      } else if (committed_anonymous(mapping)) {
+        ++process.pool_anonymous_mappings;
+        process.pool_anonymous_resident_bytes += mapping.rss_kb * 1024;
+      }
     } else if (mapping.name == "[heap]" && !mapping.has("dd")) {
       unprotected_heap_kb += mapping.rss_kb;
     }
@@ -234,11 +350,23 @@ void judge(const std::vector<Mapping>& mappings, Examination& process) {
     problems.push_back(size_text(process.unprotected_heap_bytes) +
                        " of [heap] is outside the pool and would be written to a core dump");
   }
+  add_notes(process);
 }
 
 }  // namespace
 
 bool Unexaminable::exited() const { return error == ENOENT || error == ESRCH; }
+
+std::string Examination::source() const {
+  if (pool_secret_mappings != 0) return pool_anonymous_mappings != 0 ? "mixed" : "secret";
+  return pool_anonymous_mappings != 0 ? "anonymous" : "none yet";
+}
+
+std::optional<bool> Examination::readable_by_others() const {
+  if (pool_anonymous_mappings != 0) return true;
+  if (pool_secret_mappings != 0) return false;
+  return std::nullopt;
+}
 
 bool shows_secbits(const std::vector<Mapping>& mappings) {
   return std::any_of(mappings.begin(), mappings.end(),
@@ -268,13 +396,17 @@ std::variant<Examination, Unexaminable> examine(const std::string& pid) {
   // The environment is readable only by the process's user or root: without
   // it the mode stays the default.
   const std::string environment = read_proc_file(proc + "/environ").text;
+  bool mode_seen = false, source_seen = false;
   for (std::size_t at = 0; at < environment.size();) {
     const std::size_t end = environment.find('\0', at);
     const std::string entry = environment.substr(at, end - at);
-    // The first entry, as getenv and the interposer take it.
-    if (entry.rfind("SECBITS_MODE=", 0) == 0) {
+    // The first entry of each, as getenv and the interposer take it.
+    if (!mode_seen && entry.rfind("SECBITS_MODE=", 0) == 0) {
       process.mode = entry.substr(13);
-      break;
+      mode_seen = true;
+    } else if (!source_seen && entry.rfind("SECBITS_SOURCE=", 0) == 0) {
+      process.requested_source = entry.substr(15);
+      source_seen = true;
     }
     at = end == std::string::npos ? environment.size() : end + 1;
   }

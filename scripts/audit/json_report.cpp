@@ -33,12 +33,21 @@ std::string json_report(const Examination& process) {
   std::string out = "{\"pid\":" + process.pid + ",\"name\":" + json_string(process.comm) +
                     ",\"interposer\":" + boolean(process.interposer) + ",\"library\":" + boolean(process.library) +
                     ",\"mode\":" + json_string(process.kind()) +
-                    ",\"pool\":{\"reserved_bytes\":" + std::to_string(process.pool_reserved_bytes) +
+                    // null when SECBITS_SOURCE is not in the environment (or it cannot be read).
+                    ",\"requested_source\":" +
+                    (process.requested_source.empty() ? std::string("null") : json_string(process.requested_source)) +
+                    ",\"pool\":{\"source\":" + json_string(process.source()) +
+                    ",\"reserved_bytes\":" + std::to_string(process.pool_reserved_bytes) +
                     ",\"mappings\":" + std::to_string(process.pool_mappings) +
                     ",\"resident_bytes\":" + std::to_string(process.pool_resident_bytes) +
                     ",\"locked_bytes\":" + std::to_string(process.pool_locked_bytes) +
                     ",\"dumpable_mappings\":" + std::to_string(process.pool_dumpable_mappings) +
                     ",\"unmatched_markers\":" + std::to_string(process.unmatched_markers) +
+                    ",\"secret_mappings\":" + std::to_string(process.pool_secret_mappings) +
+                    ",\"secret_verified_mappings\":" + std::to_string(process.pool_secret_verified) +
+                    ",\"secret_resident_bytes\":" + std::to_string(process.pool_secret_resident_bytes) +
+                    ",\"anonymous_mappings\":" + std::to_string(process.pool_anonymous_mappings) +
+                    ",\"anonymous_resident_bytes\":" + std::to_string(process.pool_anonymous_resident_bytes) +
                     "},\"process\":{\"locked_bytes\":" + std::to_string(process.locked_bytes) +
                     // null when unlimited, and also when the limit could not be read.
                     ",\"memlock_limit\":" +
@@ -46,10 +55,16 @@ std::string json_report(const Examination& process) {
                     ",\"mappings\":" + std::to_string(process.mappings) +
                     ",\"max_map_count\":" + std::to_string(process.max_map_count) +
                     ",\"unprotected_heap_bytes\":" + std::to_string(process.unprotected_heap_bytes) +
-                    "},\"ok\":" + boolean(process.ok()) + ",\"problems\":[";
+                    "},\"ok\":" + boolean(process.ok()) +
+                    // null when no page is committed: nothing to read yet.
+                    ",\"readable_by_other_processes\":" +
+                    (process.readable_by_others() ? boolean(*process.readable_by_others()) : "null") +
+                    ",\"problems\":[";
   for (std::size_t i = 0; i < process.problems.size(); ++i) {
     out += (i ? "," : "") + json_string(process.problems[i]);
   }
+  out += "],\"notes\":[";
+  for (std::size_t i = 0; i < process.notes.size(); ++i) out += (i ? "," : "") + json_string(process.notes[i]);
   return out + "]}";
 }
 

@@ -23,10 +23,11 @@ std::string label_value(const std::string& text) {
   return out;
 }
 
-/// Every per-process sample carries pid and comm; the info gauge, its mode.
-std::string labels(const Examination& process, bool with_mode) {
+/// Every per-process sample carries pid and comm; an info gauge, one more
+/// label (name="value").
+std::string labels(const Examination& process, const std::string& extra) {
   std::string out = "{pid=\"" + process.pid + "\",comm=\"" + label_value(process.comm) + "\"";
-  if (with_mode) out += ",mode=\"" + label_value(process.kind()) + "\"";
+  if (!extra.empty()) out += "," + extra;
   return out + "}";
 }
 
@@ -37,13 +38,15 @@ class Exposition {
   /// One family: HELP, TYPE, then a sample for each process that has a
   /// value (`value` returns "" for none). A family without samples is left
   /// out, HELP and TYPE included.
+  /// `label` gives an info gauge's extra label of a process, as name="value".
   void per_process(const std::string& name, const std::string& help,
-                   const std::function<std::string(const Examination&)>& value, bool with_mode = false) {
+                   const std::function<std::string(const Examination&)>& value,
+                   const std::function<std::string(const Examination&)>& label = {}) {
     std::string samples;
     for (const Examination& process : fleet_.examined) {
       const std::string text = value(process);
       if (text.empty()) continue;
-      samples += name + labels(process, with_mode) + " " + text + "\n";
+      samples += name + labels(process, label ? label(process) : std::string()) + " " + text + "\n";
     }
     if (!samples.empty()) out_ += header(name, help) + samples;
   }
@@ -78,7 +81,14 @@ std::string prometheus_metrics(const Fleet& fleet) {
                       [](const Examination& p) { return number(p.problems.size()); });
   metrics.per_process("secbits_process_info",
                       "Always 1; mode is all or tagged (the interposer), library (libsecbits.so) or none.",
-                      [](const Examination&) { return std::string("1"); }, true);
+                      [](const Examination&) { return std::string("1"); },
+                      [](const Examination& p) { return "mode=\"" + label_value(p.kind()) + "\""; });
+  metrics.per_process("secbits_pool_source_info",
+                      "Always 1; source is where the pool's committed pages come from: secret (memfd_secret, not "
+                      "readable by other processes, root included), anonymous (readable by root and ptrace-capable "
+                      "processes of the same user), mixed (both) or none yet (nothing committed).",
+                      [](const Examination&) { return std::string("1"); },
+                      [](const Examination& p) { return "source=\"" + p.source() + "\""; });
   metrics.per_process("secbits_pool_resident_bytes", "Secure pool memory resident in RAM.",
                       [](const Examination& p) { return number(p.pool_resident_bytes); });
   metrics.per_process("secbits_pool_locked_bytes", "Secure pool memory locked in RAM.",
@@ -89,6 +99,11 @@ std::string prometheus_metrics(const Fleet& fleet) {
                       [](const Examination& p) { return number(p.pool_mappings); });
   metrics.per_process("secbits_pool_dumpable_mappings", "Secure pool mappings a core dump would include.",
                       [](const Examination& p) { return number(p.pool_dumpable_mappings); });
+  metrics.per_process("secbits_pool_secret_mappings", "Secure pool mappings of secret memory (memfd_secret).",
+                      [](const Examination& p) { return number(p.pool_secret_mappings); });
+  metrics.per_process("secbits_pool_secret_resident_bytes",
+                      "Secure pool memory resident in secret memory (memfd_secret), which no other process can read.",
+                      [](const Examination& p) { return number(p.pool_secret_resident_bytes); });
   metrics.per_process("secbits_process_locked_bytes", "Memory the process has locked in RAM (VmLck).",
                       [](const Examination& p) { return number(p.locked_bytes); });
   metrics.per_process("secbits_process_memlock_limit_bytes",

@@ -68,7 +68,8 @@ std::variant<Arguments, int> parse_arguments(int argc, char** argv) {
     } else if (!options_ended && (argument == "-h" || argument == "--help")) {
       std::cout << kUsage
                 << "Checks that the secbits pool of process PID is locked and excluded from core dumps, and\n"
-                   "in the interposer's whole-process mode that no heap memory is left unprotected.\n"
+                   "in the interposer's whole-process mode that no heap memory is left unprotected; says where\n"
+                   "the pool's pages come from (secret memory, which no other process can read, or anonymous).\n"
                    "  --all [PATTERN]  every process that runs secbits (its interposer or a pool marker mapped),\n"
                    "  --all=PATTERN    one line each; PATTERN keeps those whose command name (/proc/PID/comm)\n"
                    "                   contains it, or matches it whole if it has a glob character (* ? [)\n"

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # secbits-audit against: a process under the interposer, one under it in
-# tagged mode with no pool yet, and one linked with libsecbits.so (pass), a
-# plain process (reports, exits 1), processes that imitate the pool's marker
-# without secbits (fail, saying what is missing), a process that has exited
-# and a process it may not read (clear errors, exit 2). The fleet view
-# (--all, --prometheus) is fleet_audit_test.sh's.
+# tagged mode with no pool yet, and processes linked with libsecbits.so, their
+# pool's pages anonymous or secret memory (pass, saying which and who else can
+# read them), a plain process (reports, exits 1), processes that imitate the
+# pool's marker without secbits or put other memory in its range (fail,
+# saying what is wrong), a process that has exited and a process it may not
+# read (clear errors, exit 2). The fleet view (--all, --prometheus) is
+# fleet_audit_test.sh's.
 # Usage: audit_test.sh BUILD_DIR FAKE_POOL_MARKER POOL_HOLDER LIBSECBITS_SO
 set -uo pipefail
 build=$1
@@ -104,7 +106,100 @@ start "$pool_holder"
 check "process linked with libsecbits.so passes" 0 "secbits +library" "$audit" "$started"
 check "process linked with libsecbits.so passes, verdict" 0 "verdict +OK" "$audit" "$started"
 check "process linked with libsecbits.so passes, as JSON" 0 '"library":true.*"ok":true' "$audit" --json "$started"
+check "process linked with libsecbits.so: anonymous pages by default" 0 \
+  "page source +anonymous: [0-9]+ mappings?, [0-9.]+ KiB resident" "$audit" "$started"
 stop "$started"
+
+# The page source, from the mappings alone: secret memory (memfd_secret) is
+# mapped shared as /secretmem, anonymous memory is not. The program chose
+# with secbits_set_page_source, which leaves no trace in its environment.
+json_is() {  # PID PYTHON_CONDITION: the JSON report of PID, as `r`, satisfies it
+  local output
+  output=$("$audit" --json "$1" 2>&1)
+  python3 -c "import json, sys; r = json.loads(sys.argv[1]); sys.exit(0 if ($2) else 1)" "$output" 2>/dev/null
+}
+expect_json() {  # NAME PID PYTHON_CONDITION
+  if json_is "$2" "$3"; then
+    echo "ok: $1"
+  else
+    echo "FAILED: $1 (wanted $3)"
+    "$audit" --json "$2" 2>&1 | sed 's/^/    /'
+    failures=$((failures + 1))
+  fi
+}
+readable_note="readable by root and by ptrace-capable processes of the same user"
+# Whether this kernel gives secret memory (memfd_secret, Linux 5.14 and later).
+secret_memory=no
+python3 -c 'import ctypes, sys; sys.exit(0 if ctypes.CDLL(None).syscall(447, 0) >= 0 else 1)' && secret_memory=yes
+unreadable_note="not readable by other processes, root included \(memfd_secret\)"
+start "$pool_holder" anonymous strict 2
+check "anonymous page source: the source" 0 "page source +anonymous: [0-9]+ mappings, [0-9.]+ KiB resident" \
+  "$audit" "$started"
+check "anonymous page source: passes" 0 "verdict +OK: " "$audit" "$started"
+check "anonymous page source: readable by root is a note" 0 "^    note: secrets $readable_note" "$audit" "$started"
+check_absent "anonymous page source: never said unreadable" "not readable|secret \(memfd_secret\)" "$audit" "$started"
+expect_json "anonymous page source, as JSON" "$started" \
+  'r["ok"] and r["pool"]["source"] == "anonymous" and r["readable_by_other_processes"] is True and
+   r["pool"]["anonymous_mappings"] >= 3 and r["pool"]["secret_mappings"] == 0 and r["requested_source"] is None and
+   any("readable by root" in n for n in r["notes"])'
+check "anonymous page source, as Prometheus metrics" 0 \
+  "^secbits_pool_source_info\{pid=\"$started\",comm=\"[^\"]*\",source=\"anonymous\"\} 1$" \
+  "$audit" --prometheus "$started"
+stop "$started"
+
+if [[ $secret_memory == yes ]]; then
+  start "$pool_holder" secret strict 2
+  mapfile -t secret_ranges < <(awk '/ \/secretmem \(deleted\)$/ {print $1}' "/proc/$started/maps")
+  if [[ ${#secret_ranges[@]} -ge 3 ]]; then echo "ok: secret page source: the pool maps /secretmem"
+  else echo "FAILED: secret page source: the pool maps /secretmem"; failures=$((failures + 1)); fi
+  check "secret page source: the source" 0 \
+    "page source +secret \(memfd_secret\): [0-9]+ mappings, [0-9.]+ KiB resident$" "$audit" "$started"
+  check "secret page source: passes" 0 "verdict +OK: " "$audit" "$started"
+  check "secret page source: says no other process can read it" 0 "^    note: secrets $unreadable_note$" \
+    "$audit" "$started"
+  check_absent "secret page source: never said readable" "$readable_note|anonymous" "$audit" "$started"
+  check "secret page source: locked, undumpable" 0 "locked in RAM +([0-9.]+ KiB) of \1 resident" "$audit" "$started"
+  expect_json "secret page source, as JSON" "$started" \
+    'r["ok"] and r["pool"]["source"] == "secret" and r["readable_by_other_processes"] is False and
+     r["pool"]["secret_mappings"] >= 3 and r["pool"]["anonymous_mappings"] == 0 and
+     r["pool"]["secret_resident_bytes"] == r["pool"]["resident_bytes"] == r["pool"]["locked_bytes"] > 0 and
+     r["pool"]["dumpable_mappings"] == 0 and any("root included" in n for n in r["notes"])'
+  # What the note says holds: root reads none of it through /proc/PID/mem.
+  check "secret page source: root cannot read it through /proc/PID/mem" 0 "^unreadable$" python3 -c '
+import sys
+pid, ranges = sys.argv[1], sys.argv[2:]
+with open(f"/proc/{pid}/mem", "rb", buffering=0) as mem:
+    for r in ranges:
+        try:
+            mem.seek(int(r.split("-")[0], 16))
+            if mem.read(16):
+                sys.exit("read " + r)
+        except OSError:
+            pass
+print("unreadable")' "$started" "${secret_ranges[@]}"
+  check "secret page source, as Prometheus metrics" 0 \
+    "^secbits_pool_source_info\{pid=\"$started\",comm=\"[^\"]*\",source=\"secret\"\} 1$" \
+    "$audit" --prometheus "$started"
+  check_absent "secret page source: root checks the file system" "known by name only" "$audit" "$started"
+  stop "$started"
+  # Only root may look at the file behind a mapping (/proc/PID/map_files):
+  # anyone else audits the secret memory of their own processes by its name.
+  if command -v setpriv >/dev/null && [[ $(id -u) -eq 0 ]]; then
+    as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+    start "${as_nobody[@]}" "$pool_holder" secret
+    check "secret page source audited by its user: known by name only, passes" 0 \
+      "page source +secret \(memfd_secret\): 1 mapping, 4.0 KiB resident; known by name only" \
+      "${as_nobody[@]}" "$audit" "$started"
+    expect_json "secret page source audited by root: every mapping checked, as JSON" "$started" \
+      'r["pool"]["secret_mappings"] == 1 and r["pool"]["secret_verified_mappings"] == 1'
+    check "secret page source audited by its user: none verified, as JSON" 0 \
+      '"secret_mappings":1,"secret_verified_mappings":0' "${as_nobody[@]}" "$audit" --json "$started"
+    stop "$started"
+  fi
+else
+  echo "note: this kernel gives no secret memory (memfd_secret): the secret pool is refused"
+  check "secret page source refused: the program says so" 2 "secbits_set_page_source" "$pool_holder" secret
+fi
 start env LD_PRELOAD="$library" sh -c 'echo ready; exec sleep 30'
 check "libsecbits.so loaded with nothing in its pool is reported" 1 \
   "no secbits pool in this process \(libsecbits.so is loaded, but nothing was allocated from its pool" \
@@ -155,8 +250,102 @@ start env LD_PRELOAD="$library" "$fake" reserve:hole
 check "marker over a gap fails" 1 "does not match a reserved mapping \(nothing is mapped at 0x" "$audit" "$started"
 stop "$started"
 start env LD_PRELOAD="$library" "$fake" reserve:memfd
-memfd_in_range='mapping 0x[0-9a-f]+-0x[0-9a-f]+ is /memfd:not-anonymous \(deleted\), not anonymous memory'
+memfd_in_range='mapping 0x[0-9a-f]+-0x[0-9a-f]+ is /memfd:not-anonymous \(deleted\), neither anonymous nor secret memory'
 check "marker over a memfd fails" 1 "does not match a reserved mapping \($memfd_in_range\)" "$audit" "$started"
+stop "$started"
+
+# Committed pages in the reservation, as each page source makes them: the
+# same verdict, and the source read from the mappings.
+start env LD_PRELOAD="$library" "$fake" reserve
+check "reservation with nothing committed: none yet" 0 "page source +none yet: no pages committed" "$audit" "$started"
+expect_json "reservation with nothing committed, as JSON" "$started" \
+  'r["ok"] and r["pool"]["source"] == "none yet" and r["readable_by_other_processes"] is None'
+stop "$started"
+start env LD_PRELOAD="$library" "$fake" reserve:anonymous
+check "reservation with an anonymous page passes" 0 "page source +anonymous: 1 mapping, 4.0 KiB resident" \
+  "$audit" "$started"
+check "reservation with an anonymous page passes, verdict" 0 "verdict +OK" "$audit" "$started"
+stop "$started"
+if [[ $secret_memory == yes ]]; then
+  start env LD_PRELOAD="$library" "$fake" reserve:secret
+  check "reservation with a secret page passes" 0 \
+    "page source +secret \(memfd_secret\): 1 mapping, 4.0 KiB resident" "$audit" "$started"
+  check "reservation with a secret page passes, verdict" 0 "verdict +OK: " "$audit" "$started"
+  check "reservation with a secret page is not readable" 0 "^    note: secrets $unreadable_note$" "$audit" "$started"
+  stop "$started"
+  start env LD_PRELOAD="$library" "$fake" reserve:mixed
+  check "reservation with secret and anonymous pages is mixed" 0 \
+    "page source +mixed: secret 1 mapping, 4.0 KiB resident; anonymous 1 mapping, 4.0 KiB resident" \
+    "$audit" "$started"
+  check "reservation with secret and anonymous pages: partly readable" 0 \
+    "note: secrets partly readable: the pool's anonymous memory \(4.0 KiB resident\) is $readable_note" \
+    "$audit" "$started"
+  expect_json "reservation with secret and anonymous pages, as JSON" "$started" \
+    'r["ok"] and r["pool"]["source"] == "mixed" and r["readable_by_other_processes"] is True'
+  stop "$started"
+  # Secret memory is undumpable because the kernel makes it so; made
+  # dumpable (MADV_DODUMP), it fails like any other pool mapping.
+  start env LD_PRELOAD="$library" "$fake" reserve:secret-dumpable
+  check "dumpable secret memory fails" 1 "1 pool mappings \(4.0 KiB resident\) would be written to a core dump" \
+    "$audit" "$started"
+  stop "$started"
+fi
+
+# Shared file mappings that are not secret memory, locked and undumpable all
+# the same, have no place in the range, whatever they are called.
+shared_in_range='mapping 0x[0-9a-f]+-0x[0-9a-f]+ is'
+start env LD_PRELOAD="$library" "$fake" reserve:secret-memfd
+check "marker over a memfd named secretmem fails" 1 \
+  "does not match a reserved mapping \($shared_in_range /memfd:secretmem \(deleted\), neither anonymous nor secret memory\)" \
+  "$audit" "$started"
+stop "$started"
+start env LD_PRELOAD="$library" "$fake" "reserve:shared-file=$work/secretmem"
+check "marker over a shared file fails" 1 \
+  "does not match a reserved mapping \($shared_in_range $work/secretmem \(deleted\), neither anonymous nor secret memory\)" \
+  "$audit" "$started"
+check_absent "marker over a shared file: no page source claimed" "page source" "$audit" "$started"
+stop "$started"
+# A file that /proc/PID/maps names exactly as secret memory: only its file
+# system tells, which root may look at through /proc/PID/map_files.
+launched=$((launched + 1))
+env LD_PRELOAD="$library" "$fake" reserve:fake-secretmem >"$work/output.$launched" 2>&1 &
+started=$!
+for _ in $(seq 100); do
+  grep -q '^ready' "$work/output.$launched" || ! kill -0 "$started" 2>/dev/null && break
+  sleep 0.1
+done
+if grep -q '^ready' "$work/output.$launched"; then
+  if grep -q ' /secretmem (deleted)$' "/proc/$started/maps"; then echo "ok: the imitation is named /secretmem (deleted)"
+  else echo "FAILED: the imitation is named /secretmem (deleted)"; failures=$((failures + 1)); fi
+  check "marker over a file named /secretmem that is not secret memory fails" 1 \
+    "does not match a reserved mapping \($shared_in_range named /secretmem \(deleted\) but its file is not on the kernel's secretmem file system\)" \
+    "$audit" "$started"
+  stop "$started"
+else
+  wait "$started"
+  status=$?
+  if [[ $status -eq 77 ]]; then
+    echo "note: no mount namespace for the /secretmem imitation (needs root): $(cat "$work/output.$launched")"
+  else
+    echo "FAILED: the /secretmem imitation did not start (exit $status): $(cat "$work/output.$launched")"
+    failures=$((failures + 1))
+  fi
+fi
+
+# SECBITS_SOURCE is the interposer's: its environment explains a pool whose
+# pages are not what it asks for. (Tagged mode with no tagged allocation: the
+# interposer's own pool is not reserved, the imitation's is the only one.)
+preload=$build/preload/libsecbits_preload.so
+start env SECBITS_MODE=tagged SECBITS_SOURCE=secret LD_PRELOAD="$preload" "$fake" reserve:anonymous
+check "SECBITS_SOURCE=secret with anonymous pages is explained" 0 \
+  "note: SECBITS_SOURCE=secret is in its environment, yet its pool's pages are anonymous" "$audit" "$started"
+check "SECBITS_SOURCE is shown with the source" 0 "page source +anonymous: .* \(SECBITS_SOURCE=secret\)$" \
+  "$audit" "$started"
+expect_json "SECBITS_SOURCE, as JSON" "$started" 'r["requested_source"] == "secret"'
+stop "$started"
+start env SECBITS_MODE=tagged SECBITS_SOURCE=auto LD_PRELOAD="$preload" "$fake" reserve:anonymous
+check "SECBITS_SOURCE=auto with anonymous pages is explained" 0 \
+  "note: SECBITS_SOURCE=auto fell back to anonymous memory" "$audit" "$started"
 stop "$started"
 start env LD_PRELOAD="$library" "$fake" reserve:part
 check "marker for part of a mapping fails" 1 \
