@@ -63,6 +63,23 @@ void for_each_page_chunk(const void* address, std::size_t size, Visit visit) {
   }
 }
 
+/// observe_memory with `read` (read_chunk or read_with_pipe) for each chunk.
+template <class Read>
+MemoryState observe_with(const void* address, std::size_t size, Read read) {
+  MemoryState state;
+  std::vector<std::byte> buffer(page_size());
+  for_each_page_chunk(address, size, [&](const void* chunk, std::size_t n) {
+    if (!read(chunk, n, buffer.data())) {
+      state.unreadable_bytes += n;
+      return;
+    }
+    state.readable_bytes += n;
+    state.nonzero_bytes +=
+        static_cast<std::size_t>(std::count_if(buffer.data(), buffer.data() + n, [](std::byte b) { return b != std::byte{0}; }));
+  });
+  return state;
+}
+
 }  // namespace
 
 std::size_t page_size() {
@@ -87,19 +104,22 @@ bool is_readable(const void* address) {
   return read_chunk(address, 1, &byte);
 }
 
-MemoryState observe_memory(const void* address, std::size_t size) {
-  MemoryState state;
-  std::vector<std::byte> buffer(page_size());
+MemoryState observe_memory(const void* address, std::size_t size) { return observe_with(address, size, read_chunk); }
+
+std::optional<std::vector<std::byte>> read_memory_through_pipe(const void* address, std::size_t size) {
+  std::vector<std::byte> bytes(size);
+  std::size_t offset = 0;
+  bool ok = true;
   for_each_page_chunk(address, size, [&](const void* chunk, std::size_t n) {
-    if (!read_chunk(chunk, n, buffer.data())) {
-      state.unreadable_bytes += n;
-      return;
-    }
-    state.readable_bytes += n;
-    state.nonzero_bytes +=
-        static_cast<std::size_t>(std::count_if(buffer.data(), buffer.data() + n, [](std::byte b) { return b != std::byte{0}; }));
+    if (ok) ok = read_with_pipe(chunk, n, bytes.data() + offset);
+    offset += n;
   });
-  return state;
+  if (!ok) return std::nullopt;
+  return bytes;
+}
+
+MemoryState observe_memory_through_pipe(const void* address, std::size_t size) {
+  return observe_with(address, size, read_with_pipe);
 }
 
 }  // namespace secbits::test

@@ -35,4 +35,14 @@ struct MemoryState {
 /// Reads [address, address + size) page by page with read_memory().
 MemoryState observe_memory(const void* address, std::size_t size);
 
+/// read_memory() and observe_memory() through write() into a pipe only.
+/// Secret memory (memfd_secret) needs it: the kernel refuses
+/// process_vm_readv and /proc/self/mem there even to the process that maps
+/// it (EFAULT, EIO), so read_memory() would call every such page unreadable
+/// whatever it holds, and a wipe check would pass without looking. write()
+/// copies through this process's own page tables and reads it; a page that
+/// is PROT_NONE or unmapped is still EFAULT.
+std::optional<std::vector<std::byte>> read_memory_through_pipe(const void* address, std::size_t size);
+MemoryState observe_memory_through_pipe(const void* address, std::size_t size);
+
 }  // namespace secbits::test

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <string>
 
 namespace secbits::test {
 
@@ -21,6 +22,17 @@ bool parse_range(const std::string& line, std::uintptr_t* start, std::uintptr_t*
     return false;
   }
   return true;
+}
+
+/// The path column of a header line: what follows offset, device and inode.
+std::string path_of(const std::string& line) {
+  std::istringstream in(line);
+  std::string skipped;
+  for (int column = 0; column < 5; ++column) in >> skipped;
+  std::string rest;
+  std::getline(in, rest);
+  const auto first = rest.find_first_not_of(' ');
+  return first == std::string::npos ? std::string() : rest.substr(first);
 }
 
 std::size_t kb_field(const std::string& line) {
@@ -42,6 +54,23 @@ void apply_field(const std::string& line, Mapping& mapping) {
   }
 }
 
+/// Every mapping of one smaps file, in address order, each with its path.
+std::vector<Mapping> all_mappings_in(const std::string& smaps_path) {
+  std::ifstream smaps(smaps_path);
+  std::vector<Mapping> mappings;
+  std::string line;
+  while (std::getline(smaps, line)) {
+    Mapping header;
+    if (parse_range(line, &header.start, &header.end, &header.permissions)) {
+      header.path = path_of(line);
+      mappings.push_back(header);
+      continue;
+    }
+    if (!mappings.empty()) apply_field(line, mappings.back());
+  }
+  return mappings;
+}
+
 }  // namespace
 
 std::optional<Mapping> mapping_containing(const void* address) {
@@ -53,7 +82,10 @@ std::optional<Mapping> mapping_containing(const void* address) {
     Mapping header;
     if (parse_range(line, &header.start, &header.end, &header.permissions)) {
       if (current) return current;
-      if (target >= header.start && target < header.end) current = header;
+      if (target >= header.start && target < header.end) {
+        current = header;
+        current->path = path_of(line);
+      }
       continue;
     }
     if (current) apply_field(line, *current);
@@ -61,20 +93,9 @@ std::optional<Mapping> mapping_containing(const void* address) {
   return current;
 }
 
-std::vector<Mapping> all_mappings() {
-  std::ifstream smaps("/proc/self/smaps");
-  std::vector<Mapping> mappings;
-  std::string line;
-  while (std::getline(smaps, line)) {
-    Mapping header;
-    if (parse_range(line, &header.start, &header.end, &header.permissions)) {
-      mappings.push_back(header);
-      continue;
-    }
-    if (!mappings.empty()) apply_field(line, mappings.back());
-  }
-  return mappings;
-}
+std::vector<Mapping> all_mappings() { return all_mappings_in("/proc/self/smaps"); }
+
+std::vector<Mapping> all_mappings_of(pid_t pid) { return all_mappings_in("/proc/" + std::to_string(pid) + "/smaps"); }
 
 const Mapping* find_mapping(const std::vector<Mapping>& mappings, const void* address) {
   const auto target = reinterpret_cast<std::uintptr_t>(address);

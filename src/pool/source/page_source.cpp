@@ -95,8 +95,12 @@ bool choose_page_source() noexcept {
     return true;
   }
   if (asked == PageSource::Secret) {
-    report_source("secbits: secret memory was asked for and the kernel refuses it (", status,
-                  "): every secure allocation fails with ENOMEM");
+    // Asked again by every allocation until the kernel agrees: said once.
+    static constinit std::atomic<bool> reported{false};
+    if (!reported.exchange(true, std::memory_order_relaxed)) {
+      report_source("secbits: secret memory was asked for and the kernel refuses it (", status,
+                    "): every secure allocation fails with ENOMEM");
+    }
     return false;
   }
   report_source("secbits: no secret memory on this kernel (", status,
