@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <span>
 #include <string>
@@ -17,7 +18,10 @@ class SecWriteView;
 
 /// A growable secret buffer in a SecMem. Its pages rest in NoAccess; read()
 /// and write() hand out RAII views that open them and close them again when
-/// the last view ends.
+/// the last view ends. Every region it maps, the first and each one growth
+/// moves the content to, comes from the same page source (see SecMem):
+/// the one given to the constructor, or else the process default,
+/// secbits::page_source(), as it is when the region is mapped.
 ///
 /// Views are checked at run time, like a borrow: any number of read views, or
 /// one write view, and nothing that changes the buffer (append, clear, write)
@@ -31,6 +35,11 @@ class SECBITS_API SecBytes {
   SecBytes() noexcept = default;
   /// Reserves at least `capacity` bytes up front (rounded up to whole pages).
   explicit SecBytes(std::size_t capacity, LockPolicy policy = LockPolicy::Strict);
+  /// As above, with every region from `source`: PageSource::Secret throws
+  /// secbits::Error where the kernel refuses secret memory (on growth too),
+  /// and under LockPolicy::Degrade a region over the lock budget is
+  /// anonymous and unlocked instead (see SecMem).
+  SecBytes(std::size_t capacity, LockPolicy policy, PageSource source);
   ~SecBytes();
 
   SecBytes(SecBytes&& other) noexcept;
@@ -52,8 +61,11 @@ class SECBITS_API SecBytes {
   std::size_t size() const noexcept { return size_; }
   std::size_t capacity() const noexcept { return memory_.capacity(); }
   bool empty() const noexcept { return size_ == 0; }
-  /// False only when LockPolicy::Degrade accepted a refused mlock.
+  /// False only when LockPolicy::Degrade accepted a refused mlock (or a
+  /// refused secret mapping).
   bool is_locked() const noexcept { return memory_.data() == nullptr || memory_.is_locked(); }
+  /// Whether the buffer's pages are secret memory; false while it has none.
+  bool is_secret() const noexcept;
 
   /// Wipes the content; the capacity stays.
   void clear();
@@ -77,7 +89,12 @@ class SECBITS_API SecBytes {
   // must flip the pages: the protection is access state, not content.
   mutable SecMem memory_{};
   std::size_t size_ = 0;
-  LockPolicy policy_ = LockPolicy::Strict;
+  // The lock policy in the low byte, the page source asked for in the next
+  // one (0: the process default; else 1 + the PageSource). One word, as the
+  // lock policy alone was in 0.1: programs built against 0.1 inline a
+  // default constructor that zeroes this word but not the padding after
+  // it, where a field of its own would read as whatever the stack held.
+  std::uint32_t settings_ = 0;
   mutable std::mutex views_mutex_;
   mutable std::size_t readers_ = 0;
   bool writing_ = false;

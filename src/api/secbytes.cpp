@@ -1,10 +1,12 @@
 #include <secbits/secbytes.hpp>
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <utility>
 
 #include <secbits/error.hpp>
+#include <secbits/pool.hpp>
 
 #include "api/os_error.hpp"
 #include "os/diagnostics.hpp"
@@ -60,17 +62,43 @@ class OpenPages {
   std::size_t length_;
 };
 
+// settings_ (see secbytes.hpp): the policy in bits 0-7, the source in 8-15.
+constexpr std::uint32_t kProcessDefault = 0;
+
+constexpr std::uint32_t settings_of(LockPolicy policy, std::uint32_t source) noexcept {
+  return static_cast<std::uint32_t>(policy) | (source << 8);
+}
+
+constexpr std::uint32_t source_setting(PageSource source) noexcept { return 1 + static_cast<std::uint32_t>(source); }
+
+constexpr LockPolicy policy_of(std::uint32_t settings) noexcept { return static_cast<LockPolicy>(settings & 0xFF); }
+
+/// A region from the source the settings ask for, looked up now for the
+/// process default.
+SecMem map_region(std::size_t capacity, std::uint32_t settings) {
+  const std::uint32_t source = (settings >> 8) & 0xFF;
+  return SecMem(capacity, policy_of(settings),
+                source == kProcessDefault ? page_source() : static_cast<PageSource>(source - 1));
+}
+
 }  // namespace
 
-SecBytes::SecBytes(std::size_t capacity, LockPolicy policy) : policy_(policy) {
-  if (capacity != 0) memory_ = SecMem(capacity, policy);
+SecBytes::SecBytes(std::size_t capacity, LockPolicy policy) : settings_(settings_of(policy, kProcessDefault)) {
+  if (capacity != 0) memory_ = map_region(capacity, settings_);
 }
+
+SecBytes::SecBytes(std::size_t capacity, LockPolicy policy, PageSource source)
+    : settings_(settings_of(policy, source_setting(source))) {
+  if (capacity != 0) memory_ = map_region(capacity, settings_);
+}
+
+bool SecBytes::is_secret() const noexcept { return memory_.is_secret(); }
 
 SecBytes::~SecBytes() {
   if (readers_ != 0 || writing_) os::fatal("SecBytes destroyed while a view is open", this);
 }
 
-SecBytes::SecBytes(SecBytes&& other) noexcept : policy_(other.policy_) {
+SecBytes::SecBytes(SecBytes&& other) noexcept : settings_(other.settings_) {
   if (other.readers_ != 0 || other.writing_) os::fatal("SecBytes moved while a view is open", &other);
   memory_ = std::move(other.memory_);
   size_ = std::exchange(other.size_, 0);
@@ -82,7 +110,7 @@ SecBytes& SecBytes::operator=(SecBytes&& other) noexcept {
   if (other.readers_ != 0 || other.writing_) os::fatal("SecBytes moved while a view is open", &other);
   memory_ = std::move(other.memory_);
   size_ = std::exchange(other.size_, 0);
-  policy_ = other.policy_;
+  settings_ = other.settings_;
   return *this;
 }
 
@@ -106,7 +134,7 @@ void SecBytes::append_copy(std::span<const std::byte> source) {
   } else {
     const std::size_t current = memory_.capacity();
     const std::size_t doubled = current > SIZE_MAX / 2 ? needed : std::max(needed, 2 * current);
-    SecMem grown(doubled, policy_);
+    SecMem grown = map_region(doubled, settings_);
     {
       OpenPages open_new(grown, Protection::ReadWrite);
       if (size_ != 0) {

@@ -37,6 +37,20 @@ Status exclude_from_fork(void* pages, std::size_t bytes) noexcept;
 /// replaces.
 Status move_mapping(void* from, std::size_t bytes, void* to) noexcept;
 
+/// map_guarded's layout with secret memory in the middle: `usable_bytes`
+/// (whole pages) of fresh secret memory at Protection::NoAccess and
+/// MADV_DONTFORK, between two PROT_NONE anonymous guard pages; unmapped with
+/// unmap_guarded. The guards stay anonymous: a file mapping does not grow
+/// into its neighbours, and a forked child keeps them (PROT_NONE) around the
+/// hole MADV_DONTFORK leaves. On failure nothing is left mapped.
+Status map_guarded_secret(std::size_t usable_bytes, std::byte** usable) noexcept;
+
+/// Whether a failed map_secret or map_guarded_secret was the kernel refusing
+/// to charge the pages to RLIMIT_MEMLOCK (the mmap step: EAGAIN over the
+/// limit, EPERM with none, ENOMEM), which the lock policy may accept, rather
+/// than the kernel refusing secret memory itself (memfd_secret: ENOSYS...).
+bool is_secret_budget_error(Status status) noexcept;
+
 /// mincore: one byte per page, bit 0 set when the page is resident (for a
 /// shared mapping: present in the file).
 Status resident_pages(void* pages, std::size_t bytes, unsigned char* residency) noexcept;

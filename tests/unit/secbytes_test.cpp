@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "os/secret.hpp"
+
 namespace {
 
 std::string as_string(const secbits::SecReadView& view) {
@@ -198,6 +200,48 @@ TEST(SecBytesBadInput, AppendTooLargeToMapIsRefusedAndLosesNothing) {
   EXPECT_THROW(secret.append(huge), secbits::Error);
   EXPECT_EQ(other[0], std::byte{9});
   EXPECT_EQ(as_string(secret.read()), "kept");
+}
+
+TEST(SecBytesSource, AnAnonymousBufferIsNotSecret) {
+  secbits::SecBytes buffer(100, secbits::LockPolicy::Strict, secbits::PageSource::Anonymous);
+  std::string text = "anonymous";
+  buffer.append(text);
+  EXPECT_FALSE(buffer.is_secret());
+  EXPECT_TRUE(buffer.is_locked());
+}
+
+class SecBytesSecret : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (const auto status = secbits::os::probe_secret_memory(); !status.ok()) {
+      GTEST_SKIP() << "no secret memory on this kernel: memfd_secret: " << std::strerror(status.error);
+    }
+  }
+};
+
+TEST_F(SecBytesSecret, AnEmptyBufferRemembersItsSourceForItsFirstRegion) {
+  secbits::SecBytes buffer(0, secbits::LockPolicy::Strict, secbits::PageSource::Secret);
+  EXPECT_FALSE(buffer.is_secret());
+  EXPECT_EQ(buffer.capacity(), 0u);
+  std::string text = "now secret";
+  buffer.append(text);
+  EXPECT_TRUE(buffer.is_secret());
+  EXPECT_TRUE(buffer.is_locked());
+  EXPECT_EQ(as_string(buffer.read()), "now secret");
+}
+
+TEST_F(SecBytesSecret, AMovedBufferKeepsItsSourceThroughGrowth) {
+  secbits::SecBytes first(1, secbits::LockPolicy::Strict, secbits::PageSource::Secret);
+  ASSERT_TRUE(first.is_secret());
+  secbits::SecBytes second(std::move(first));
+  secbits::SecBytes third;
+  third = std::move(second);
+  const std::size_t size = 3 * third.capacity();
+  std::string big(size, 'g');
+  third.append(big);
+  EXPECT_GE(third.capacity(), size);
+  EXPECT_TRUE(third.is_secret());
+  EXPECT_EQ(as_string(third.read()), std::string(size, 'g'));
 }
 
 }  // namespace
