@@ -100,6 +100,20 @@ const char* find(char** environment, const char* name) noexcept {
   return nullptr;
 }
 
+/// Secret memory can only be mapped shared, and a whole-process child
+/// shares its heap with its parent from fork() until the pool's fork handler
+/// could give it pages of its own; glibc writes into malloc'd objects of the
+/// child (thread-specific data, stdio locks) before any handler runs, that
+/// is, into the parent's heap. So whole-process mode keeps anonymous pages.
+void keep_whole_process_anonymous(const char* value) noexcept {
+  if (g_options.mode != Mode::All || g_options.source == PageSource::Anonymous) return;
+  g_options.source = PageSource::Anonymous;
+  const char* parts[] = {"secbits: SECBITS_SOURCE=\"", value,
+                         "\" needs SECBITS_MODE=tagged: in mode all a forked child would share its heap's secret pages "
+                         "with its parent; using \"anonymous\""};
+  os::write_stderr_line(parts, sizeof parts / sizeof parts[0]);
+}
+
 }  // namespace
 
 void read_options(char** environment) noexcept {
@@ -113,6 +127,7 @@ void read_options(char** environment) noexcept {
                            "; using \"", fallback, "\""};
     os::write_stderr_line(parts, sizeof parts / sizeof parts[0]);
   }
+  if (const char* source = find(environment, "SECBITS_SOURCE")) keep_whole_process_anonymous(source);
 }
 
 }  // namespace secbits::preload

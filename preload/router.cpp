@@ -27,11 +27,6 @@ void become_ready() noexcept {
   pool::g_lock_policy.store(g_options.lock, std::memory_order_relaxed);
   pool::g_page_protection.store(g_options.protect, std::memory_order_relaxed);
   pool::g_requested_source.store(g_options.source, std::memory_order_relaxed);
-  // A whole-process child goes on with the heap it inherits; a tagged
-  // child's secrets are its parent's, and it gets zeros, as from SecMem.
-  pool::g_secret_pages_in_child.store(
-      g_options.mode == Mode::All ? pool::SecretPagesInChild::Copied : pool::SecretPagesInChild::Zeroed,
-      std::memory_order_relaxed);
   if (g_options.mode == Mode::Tagged) pool::g_fallback_bytes_in_use.store(fallback::bytes_in_use);
   g_ready.store(true, std::memory_order_release);
 }

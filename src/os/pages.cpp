@@ -1,6 +1,7 @@
 #include "os/pages.hpp"
 
 #include "os/injection.hpp"
+#include "os/wipe.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -140,6 +141,31 @@ Status return_to_reservation(void* pages, std::size_t bytes) noexcept {
 Status protect(void* pages, std::size_t bytes, Protection protection) noexcept {
   if (const int error = injected_error(Operation::Protect)) return {error, "mprotect"};
   return result(::mprotect(pages, bytes, protection_flags(protection)), "mprotect");
+}
+
+void wipe_resident(void* pages, std::size_t bytes) noexcept {
+  const std::size_t page = page_size();
+  constexpr std::size_t kChunkPages = 256;
+  unsigned char residency[kChunkPages];
+  auto* const base = static_cast<std::byte*>(pages);
+  for (std::size_t offset = 0; offset < bytes; offset += kChunkPages * page) {
+    const std::size_t chunk = bytes - offset < kChunkPages * page ? bytes - offset : kChunkPages * page;
+    if (::mincore(base + offset, chunk, residency) != 0) {
+      secure_wipe(base + offset, chunk);
+      continue;
+    }
+    const std::size_t count = chunk / page;
+    for (std::size_t first = 0; first < count;) {
+      if ((residency[first] & 1) == 0) {
+        ++first;
+        continue;
+      }
+      std::size_t end = first + 1;
+      while (end < count && (residency[end] & 1) != 0) ++end;
+      secure_wipe(base + offset + first * page, (end - first) * page);
+      first = end;
+    }
+  }
 }
 
 Status exclude_from_dump(void* pages, std::size_t bytes) noexcept {

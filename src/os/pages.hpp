@@ -49,6 +49,12 @@ Status map_bookkeeping(std::size_t bytes, void** base) noexcept;
 Status return_to_reservation(void* pages, std::size_t bytes) noexcept;
 
 Status protect(void* pages, std::size_t bytes, Protection protection) noexcept;
+
+/// secure_wipe of the pages of [pages, pages + bytes) that are resident
+/// (mincore): a page never touched holds nothing, and writing zeros to it
+/// would fault it in (for secret memory, ~50 µs a page to take it out of the
+/// kernel's direct map). Wipes everything if mincore fails.
+void wipe_resident(void* pages, std::size_t bytes) noexcept;
 /// MADV_DONTDUMP: leave the range out of core dumps (smaps flag `dd`).
 Status exclude_from_dump(void* pages, std::size_t bytes) noexcept;
 /// MADV_WIPEONFORK: a forked child sees the range zero-filled (smaps `wf`).

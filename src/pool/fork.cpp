@@ -4,7 +4,6 @@
 #include <pthread.h>
 
 #include "pool/region.hpp"
-#include "pool/source/secret_source.hpp"
 
 namespace secbits::pool {
 
@@ -14,7 +13,6 @@ constinit std::atomic<bool> installed{false};
 
 // The order matches the order in which the pool's paths nest these locks.
 void prepare() {
-  secret_prepare_fork();
   pool_prepare_fork();
   heap_prepare_fork();
   region_prepare_fork();
@@ -26,8 +24,6 @@ void parent() {
   region_parent_after_fork();
   heap_parent_after_fork();
   pool_parent_after_fork();
-  // Last, with no lock held: the other threads go on while this one waits.
-  secret_parent_after_fork();
 }
 
 void child() {
@@ -36,7 +32,6 @@ void child() {
   heap_child_after_fork();
   pool_child_after_fork();
   renew_pool_in_child();
-  secret_child_after_fork();
 }
 
 }  // namespace

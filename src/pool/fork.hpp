@@ -5,7 +5,7 @@
 // does not exist there; the child then gives back the other threads' heaps
 // and has the page source make every committed range its own (anonymous
 // pages: locked again, as memory locks are not inherited; secret pages:
-// fresh ones, zero-filled or copied).
+// fresh, zero-filled ones).
 namespace secbits::pool {
 
 /// Registers the handlers once; called on the allocation slow path, after the

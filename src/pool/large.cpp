@@ -7,7 +7,6 @@
 #include <mutex>
 
 #include "os/diagnostics.hpp"
-#include "os/wipe.hpp"
 #include "pool/block_check.hpp"
 #include "pool/invariants.hpp"
 #include "pool/layout.hpp"
@@ -185,7 +184,7 @@ void* reuse(const CachedSpan& span, std::size_t pages, std::uint64_t epoch) noex
   Source& source = page_source();
   std::byte* block = zone + (std::size_t{span.granule} << kMinSpanShift);
   std::size_t have = span.pages;
-  if (have < pages && !source.extends_in_place()) {
+  if ((have < pages && !source.extends_in_place()) || (have > pages && !source.gives_back_part_of_a_range())) {
     release_span(span.granule, span.shift, have, span.locked);
     return nullptr;
   }
@@ -270,7 +269,7 @@ void large_free(void* pointer) noexcept {
     block_already_freed(pointer, BlockUse::Free);
   }
   const std::size_t pages = high_of(record);
-  os::secure_wipe(pointer, pages * kPageSize);
+  page_source().wipe(pointer, pages * kPageSize);
   subtract(g_counters.large_blocks, 1);
   // PROT_NONE at once, whether the span is kept for reuse or not.
   const CachedSpan span{static_cast<std::uint32_t>(granule), static_cast<std::uint32_t>(pages), shift_of(record),
@@ -308,12 +307,13 @@ bool large_resize_in_place(void* pointer, std::size_t size) noexcept {
     publish(granule_of(pointer), resized);
     if (locked) keep_locked(epoch, extension, bytes);
   } else if (new_pages < old_pages) {
+    if (!page_source().gives_back_part_of_a_range()) return false;
     // The smaller record first: a relock_pool must not lock the tail once
     // it is back in the reservation.
     publish(granule_of(pointer), resized);
     std::byte* tail = block + new_pages * kPageSize;
     const std::size_t bytes = (old_pages - new_pages) * kPageSize;
-    os::secure_wipe(tail, bytes);
+    page_source().wipe(tail, bytes);
     page_source().decommit(tail, bytes, locked);
   }
   return true;
@@ -332,18 +332,37 @@ void large_relock(const char* because) noexcept {
 
 void large_renew_in_child() noexcept {
   Source& source = page_source();
+  const bool repair = source.child_repairs_reservation();
+  // Everything of the zone up to `committed_to` is either a committed range
+  // the child now owns or, with a source that needs it, the reservation
+  // again: a span another thread was mapping, unmapping or shrinking at the
+  // fork reaches the child as its parent's shared pages or as a hole.
+  std::size_t committed_to = 0;
+  const auto repair_up_to = [&](std::size_t offset) {
+    if (repair && offset > committed_to) repair_reservation(zone + committed_to, offset - committed_to);
+  };
   for (std::size_t granule = 0; granule < (bump >> kMinSpanShift); ++granule) {
-    const std::uint64_t record = records[granule].load(std::memory_order_relaxed);
+    std::uint64_t record = records[granule].load(std::memory_order_relaxed);
     if (state_of(record) == kUnused || state_of(record) == kFree || high_of(record) == 0) continue;
-    std::byte* span = zone + (granule << kMinSpanShift);
+    const std::size_t offset = granule << kMinSpanShift;
+    std::byte* span = zone + offset;
     const std::size_t bytes = high_of(record) * kPageSize;
+    repair_up_to(offset);
+    committed_to = offset + bytes;
+    const Source::Renewal renewal = source.renew_in_child(span, bytes, locked_of(record));
+    if (renewal == Source::Renewal::ReadWriteUnlocked) {
+      record &= ~kLockedBit;
+      records[granule].store(record, std::memory_order_relaxed);
+      count_as_unlocked(bytes);
+    }
     // Only a live block is open: a cached span is closed, and a busy one
     // belonged to a thread that does not exist in the child.
-    if (source.renew_in_child(span, bytes, locked_of(record)) == Source::Renewal::ReadWrite &&
+    if ((renewal == Source::Renewal::ReadWrite || renewal == Source::Renewal::ReadWriteUnlocked) &&
         state_of(record) != kLive) {
       (void)source.protect(span, bytes, Protection::NoAccess);
     }
   }
+  repair_up_to(bump);
 }
 
 void large_prepare_fork() noexcept { span_mutex.lock(); }

@@ -5,6 +5,5 @@ namespace secbits::pool {
 constinit std::atomic<LockPolicy> g_lock_policy{LockPolicy::Strict};
 constinit std::atomic<PageProtection> g_page_protection{PageProtection::Cached};
 constinit std::atomic<PageSource> g_requested_source{PageSource::Anonymous};
-constinit std::atomic<SecretPagesInChild> g_secret_pages_in_child{SecretPagesInChild::Zeroed};
 
 }  // namespace secbits::pool

@@ -333,19 +333,28 @@ void renew_pool_in_child() noexcept {
   Source& source = page_source();
   for (std::size_t slot = 0; slot < next_slot; ++slot) {
     Slab& slab = g_region.slabs[slot];
-    if (!slab.committed) continue;
-    const Source::Renewal renewal = source.renew_in_child(slab.base, kSlabBytes, slab.locked);
-    if (renewal == Source::Renewal::ReadWrite) {
-      // The fresh mapping is one run; closing the same runs as before splits
-      // it back into the mappings the estimate already counts.
-      for_each_run(~slab.open_pages & kAllPages, [&](std::uint32_t, std::size_t first, std::size_t count) {
-        if (!source.protect(slab.base + first * kPageSize, count * kPageSize, Protection::NoAccess)) {
-          add(g_counters.flips_skipped, count);
-        }
-      });
-    } else if (renewal == Source::Renewal::Failed) {
-      slab.open_pages = 0;
+    if (!slab.committed) {
+      // Perhaps being committed or decommitted by a thread of the parent.
+      if (source.child_repairs_reservation()) repair_reservation(slab.base, kSlabBytes);
+      continue;
     }
+    const Source::Renewal renewal = source.renew_in_child(slab.base, kSlabBytes, slab.locked);
+    if (renewal == Source::Renewal::Failed) {
+      slab.open_pages = 0;
+      continue;
+    }
+    if (renewal == Source::Renewal::Kept) continue;
+    if (renewal == Source::Renewal::ReadWriteUnlocked) {
+      slab.locked = false;
+      count_as_unlocked(kSlabBytes);
+    }
+    // The fresh mapping is one run; closing the same runs as before splits
+    // it back into the mappings the estimate already counts.
+    for_each_run(~slab.open_pages & kAllPages, [&](std::uint32_t, std::size_t first, std::size_t count) {
+      if (!source.protect(slab.base + first * kPageSize, count * kPageSize, Protection::NoAccess)) {
+        add(g_counters.flips_skipped, count);
+      }
+    });
   }
   large_renew_in_child();
 }

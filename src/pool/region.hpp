@@ -59,7 +59,7 @@ void close_pages(Slab& slab, std::uint32_t mask) noexcept;
 void relock_pool() noexcept;
 
 /// In a forked child: every committed range made the child's own by the
-/// source (relocked anonymous pages, or fresh secret pages, copied or zero),
+/// source (relocked anonymous pages, or fresh zero-filled secret pages),
 /// with closed pages closed again.
 void renew_pool_in_child() noexcept;
 

@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <array>
 #include <cerrno>
 #include <csignal>
@@ -44,6 +45,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <thread>
 #include <vector>
 
 #include "injection/fresh_pool.hpp"
@@ -1073,6 +1075,59 @@ TEST_F(SecretPool, ForkedChildReadsZerosUsesItsOwnPagesAndNeverTouchesTheParents
   }));
 }
 
+/// A fork while other threads map and unmap secret ranges (new slabs, large
+/// blocks committed, spans released): a range in flight is, in the parent's
+/// bookkeeping, not committed yet or any more, so the child's renewal skips
+/// it, and it reaches the child as its parent's shared pages (mapped, not
+/// yet MADV_DONTFORK) or as a hole (MADV_DONTFORK, or half unmapped). The
+/// child must find neither: every secret mapping in its pool is its own
+/// (dc: made by its renewal, never the parent's), and the reserved range
+/// has no hole another mapping could take.
+TEST_F(SecretPool, ForksWhileOtherThreadsCommitAndReleaseLeaveTheChildNoSharedPageAndNoHole) {
+  expect_passed(run_with_fresh_pool([] {
+    if (const std::string problem = use_source(SECBITS_SOURCE_SECRET); !problem.empty()) return broken(problem);
+    void* first = secbits_malloc(64);  // the pool exists before the first fork
+    if (first == nullptr) return broken("secbits_malloc failed");
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> churners;
+    for (unsigned seed = 1; seed <= 3; ++seed) {
+      churners.emplace_back([seed, &stop] {
+        std::mt19937_64 random(seed);
+        std::vector<void*> kept(48, nullptr);
+        while (!stop.load(std::memory_order_relaxed)) {
+          // Large blocks of many span sizes overflow the freed-span cache
+          // (each free or allocation then maps or unmaps a secret range);
+          // small ones of every class take and give back whole slabs.
+          const std::size_t size = random() % 3 == 0 ? (std::size_t{32} << 10) << random() % 7 : 1 + random() % 28000;
+          void*& slot = kept[random() % kept.size()];
+          secbits_free(slot);
+          slot = secbits_malloc(size);
+          if (slot != nullptr) std::memset(slot, 0x6B, 64);
+          if (random() % 64 == 0) secbits_collect();
+        }
+        for (void* block : kept) secbits_free(block);
+      });
+    }
+    std::string problem;
+    for (int fork_number = 0; fork_number < 150 && problem.empty(); ++fork_number) {
+      const ChildResult child = secbits::test::run_in_child([] {
+        if (const std::string hole = reservation_hole(); !hole.empty()) return broken(hole);
+        for (const auto& mapping : secbits::test::all_mappings()) {
+          if (!secbits_owns(pointer_at(mapping.start)) || !mapping.is_secret_memory() || mapping.has_flag("dc")) continue;
+          return broken("secret mapping " + hex(mapping.start) + "-" + hex(mapping.end) +
+                        " in the child's pool is not its own (no dc): its parent's pages, shared");
+        }
+        return 0;
+      });
+      if (!child.exited || child.exit_code != 0) problem = "fork " + std::to_string(fork_number) + ": " + describe(child);
+    }
+    stop = true;
+    for (std::thread& churner : churners) churner.join();
+    secbits_free(first);
+    return problem.empty() ? 0 : broken(problem);
+  }));
+}
+
 // ---------------------------------------------------------------- munlockall
 
 /// Each mapping of the pool that has resident pages is locked: lo, and
@@ -1131,7 +1186,7 @@ TEST_F(SecretPool, MunlockallUnlocksAnAnonymousPoolSeenTheSameWay) {
 
 // ---------------------------------------------------------------- kernels without secret memory
 
-constexpr const char* kFallbackLine = "secbits: no secret memory on this kernel";
+constexpr const char* kFallbackLine = "secbits: the kernel gives no secret memory";
 constexpr const char* kRefusedLine = "secbits: secret memory was asked for and the kernel refuses it";
 
 void imitate_a_kernel_without_secret_memory(unsigned from_call = 1) {

@@ -1,14 +1,11 @@
 // What a forked child sees of the pool's secret pages (SECBITS_SOURCE=secret),
-// under the interposer. Secret memory is shared between the processes that
-// map it, so without the pool's fork handling a child would read its
-// parent's later secrets and write into its parent's heap.
-//   mode all:    the child keeps working on a private copy of its heap as
-//                it was at fork(): it never sees what the parent writes after
-//                fork() returns, nor the parent what the child writes.
-//   mode tagged: the child gets zero-filled pages where the parent's secure
-//                blocks were (as SecMem's MADV_WIPEONFORK), and can still
-//                write to and free them.
-// usage: secret_fork_semantics all|tagged. Exit status 0 when every check held.
+// under the interposer in tagged mode. Secret memory is shared between the
+// processes that map it, so without the pool's fork handling a child would
+// read its parent's later secrets and write into its parent's secure blocks.
+// The child gets zero-filled pages where the parent's secure blocks were (as
+// SecMem's MADV_WIPEONFORK), and can still write to and free them; nothing
+// either writes afterwards reaches the other. Exit status 0 when every check
+// held.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,15 +61,10 @@ constexpr char kChild[] = "written by the child";
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  if (argc != 2 || (std::strcmp(argv[1], "all") != 0 && std::strcmp(argv[1], "tagged") != 0)) {
-    std::fprintf(stderr, "usage: secret_fork_semantics all|tagged\n");
-    return 2;
-  }
+int main() {
   if (!secbits::preload_test::malloc_is_interposed()) return 1;
-  const bool whole_process = std::strcmp(argv[1], "all") == 0;
-  auto* small = static_cast<char*>(whole_process ? std::malloc(64) : secbits_malloc(64));
-  auto* large = static_cast<char*>(whole_process ? std::malloc(1 << 20) : secbits_malloc(1 << 20));
+  auto* small = static_cast<char*>(secbits_malloc(64));
+  auto* large = static_cast<char*>(secbits_malloc(1 << 20));
   if (small == nullptr || large == nullptr) return 1;
   std::strcpy(small, kBefore);
   std::strcpy(large, kBefore);
@@ -87,30 +79,19 @@ int main(int argc, char** argv) {
     char byte;
     // Wait until the parent has overwritten its blocks.
     if (::read(go[0], &byte, 1) != 1) _exit(1);
-    if (whole_process) {
-      check(std::strcmp(small, kBefore) == 0, "the child reads its small block as it was at fork");
-      check(std::strcmp(large, kBefore) == 0, "the child reads its large block as it was at fork");
-    } else {
-      bool zero = true;
-      for (int i = 0; i < 64; ++i) zero = zero && small[i] == 0;
-      for (int i = 0; i < (1 << 20); ++i) zero = zero && large[i] == 0;
-      check(zero, "the child reads zeros where the parent's secure blocks were");
-    }
+    bool zero = true;
+    for (int i = 0; i < 64; ++i) zero = zero && small[i] == 0;
+    for (int i = 0; i < (1 << 20); ++i) zero = zero && large[i] == 0;
+    check(zero, "the child reads zeros where the parent's secure blocks were");
     check(in_secret_memory(small) && in_secret_memory(large), "the child's blocks lie in /secretmem mappings too");
     std::strcpy(small, kChild);
     std::strcpy(large, kChild);
-    auto* fresh = static_cast<char*>(whole_process ? std::malloc(100) : secbits_malloc(100));
+    auto* fresh = static_cast<char*>(secbits_malloc(100));
     check(fresh != nullptr && in_secret_memory(fresh), "the child's new block is secret memory");
     std::strcpy(fresh, kChild);
-    if (whole_process) {
-      std::free(fresh);
-      std::free(small);
-      std::free(large);
-    } else {
-      secbits_free(fresh);
-      secbits_free(small);
-      secbits_free(large);
-    }
+    secbits_free(fresh);
+    secbits_free(small);
+    secbits_free(large);
     if (::write(done[1], "x", 1) != 1) _exit(1);
     std::fflush(stderr);
     _exit(failures == 0 ? 0 : 1);
@@ -126,13 +107,8 @@ int main(int argc, char** argv) {
   int status = 0;
   ::waitpid(child, &status, 0);
   check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child's checks held");
-  if (whole_process) {
-    std::free(small);
-    std::free(large);
-  } else {
-    secbits_free(small);
-    secbits_free(large);
-  }
-  if (failures == 0) std::printf("secret pages across fork in mode %s: every check held\n", argv[1]);
+  secbits_free(small);
+  secbits_free(large);
+  if (failures == 0) std::printf("secret pages across fork in tagged mode: every check held\n");
   return failures == 0 ? 0 : 1;
 }

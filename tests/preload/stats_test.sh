@@ -62,11 +62,24 @@ output=$(stats_of 0)
 expect "SECBITS_STATS=0: nothing" '[[ -z $output ]]' "$output"
 
 # The page source the pool really uses, as the pool reports it.
-output=$(stats_of json --source secret)
+output=$(stats_of json --mode tagged --source secret)
 expect "SECBITS_SOURCE=secret: the statistics say the pool's pages are secret memory" \
   'grep -qF "\"source\":\"secret\"" <<<"$output"' "$output"
-output=$(stats_of 1 --source secret)
+output=$(stats_of 1 --mode tagged --source secret)
 expect "SECBITS_SOURCE=secret: the text line says so too" 'grep -qE ", page source secret(;|$)" <<<"$output"' "$output"
+# Whole-process mode keeps anonymous pages: secret memory is shared across
+# fork(), and glibc writes into a child's heap before any fork handler runs.
+for source in secret auto; do
+  output=$(SECBITS_SOURCE=$source SECBITS_STATS=json LD_PRELOAD="$build/preload/libsecbits_preload.so" /bin/true 2>&1 >/dev/null)
+  expect "SECBITS_SOURCE=$source in mode all: said once, with the value, and the pool stays anonymous" \
+    '[[ $(grep -c "SECBITS_SOURCE" <<<"$output") -eq 1 ]] &&
+     grep -qF "secbits: SECBITS_SOURCE=\"$source\" needs SECBITS_MODE=tagged" <<<"$output" &&
+     grep -qF "\"source\":\"anonymous\"" <<<"$output"' "$output"
+  output=$("$build/secbits-run" --source $source /bin/true 2>&1)
+  status=$?
+  expect "secbits-run --source $source without --mode tagged: refused (125), saying why" \
+    '[[ $status -eq 125 ]] && grep -qF "needs --mode tagged" <<<"$output"' "$output"
+done
 output=$(SECBITS_SOURCE=Secret stats_of json)
 expect "SECBITS_SOURCE=Secret: reported once, with the value and the choices; the pool stays anonymous" \
   '[[ $(grep -c "SECBITS_SOURCE" <<<"$output") -eq 1 ]] &&

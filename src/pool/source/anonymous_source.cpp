@@ -12,6 +12,11 @@ class AnonymousSource final : public Source {
  public:
   const char* name() const noexcept override { return "anonymous"; }
   bool extends_in_place() const noexcept override { return true; }
+  bool gives_back_part_of_a_range() const noexcept override { return true; }
+  // Copy-on-write: a range in flight at the fork is whatever it was in the
+  // parent, private to the child, holding nothing secret of the parent's.
+  bool child_repairs_reservation() const noexcept override { return false; }
+  bool may_serve_unlocked(os::Status refusal) const noexcept override { return os::is_lock_budget_error(refusal.error); }
 
   void relock(void* pages, std::size_t bytes, const char* because) noexcept override {
     // Whoever unlocked the pool (fork, the program's munlockall) cannot be

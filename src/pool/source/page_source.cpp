@@ -49,8 +49,8 @@ bool Source::commit(std::byte* pages, std::size_t bytes, bool* locked) noexcept 
     add(g_counters.bytes_locked, bytes);
   } else {
     add(g_counters.lock_failures, 1);
-    if (g_lock_policy.load(std::memory_order_relaxed) != LockPolicy::Degrade ||
-        !os::is_lock_budget_error(status.error) || !commit_unlocked(pages, bytes).ok()) {
+    if (g_lock_policy.load(std::memory_order_relaxed) != LockPolicy::Degrade || !may_serve_unlocked(status) ||
+        !commit_unlocked(pages, bytes).ok()) {
       errno = ENOMEM;
       return false;
     }
@@ -72,10 +72,19 @@ void Source::decommit(std::byte* pages, std::size_t bytes, bool locked) noexcept
   subtract(g_counters.bytes_committed, bytes);
 }
 
+void Source::wipe(void* pages, std::size_t bytes) noexcept { os::wipe_resident(pages, bytes); }
+
 bool Source::protect(void* pages, std::size_t bytes, Protection protection) noexcept {
   if (!os::protect(pages, bytes, protection).ok()) return false;
   add(g_counters.protection_flips, 1);
   return true;
+}
+
+void repair_reservation(void* pages, std::size_t bytes) noexcept { (void)os::return_to_reservation(pages, bytes); }
+
+void count_as_unlocked(std::size_t bytes) noexcept {
+  subtract(g_counters.bytes_locked, bytes);
+  add(g_counters.bytes_unlocked, bytes);
 }
 
 Source& page_source() noexcept {
@@ -103,7 +112,7 @@ bool choose_page_source() noexcept {
     }
     return false;
   }
-  report_source("secbits: no secret memory on this kernel (", status,
+  report_source("secbits: the kernel gives no secret memory (", status,
                 "): the pool uses anonymous memory, locked and undumpable but readable by root");
   chosen.store(&anonymous_source(), std::memory_order_release);
   return true;

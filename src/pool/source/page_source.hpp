@@ -36,6 +36,10 @@ class Source {
   /// Returns wiped pages to the reservation: discarded, unlocked, PROT_NONE.
   void decommit(std::byte* pages, std::size_t bytes, bool locked) noexcept;
 
+  /// Wipes committed pages that are open, touching only the resident ones:
+  /// for a large block, most of whose pages a program may never touch.
+  void wipe(void* pages, std::size_t bytes) noexcept;
+
   /// Changes the access to committed pages, counting the flip; false if the
   /// kernel refused (the mapping limit).
   bool protect(void* pages, std::size_t bytes, Protection protection) noexcept;
@@ -44,6 +48,18 @@ class Source {
   /// False for secret memory (each commit is a file of its own), whose
   /// large blocks therefore never grow in place: that would cost a mapping.
   virtual bool extends_in_place() const noexcept = 0;
+  /// Whether decommitting the tail of a committed range gives its pages
+  /// back. False for secret memory: a file's pages stay until its whole
+  /// mapping is gone, so its large blocks never shrink in place either.
+  virtual bool gives_back_part_of_a_range() const noexcept = 0;
+  /// Whether a forked child must put the reservation back over every range
+  /// its bookkeeping does not call committed: a range another thread was
+  /// mapping or unmapping at the fork reaches the child as the parent's
+  /// shared pages or as a hole (MADV_DONTFORK).
+  virtual bool child_repairs_reservation() const noexcept = 0;
+  /// Whether the degrade policy may serve unlocked pages after
+  /// commit_locked was refused for `refusal` (a budget, not a bug).
+  virtual bool may_serve_unlocked(os::Status refusal) const noexcept = 0;
 
   /// Locks a committed, locked range again after the program's munlockall
   /// or in a forked child; a refusal is counted and said once on stderr,
@@ -52,9 +68,10 @@ class Source {
 
   /// What renew_in_child left behind.
   enum class Renewal {
-    Kept,       // the same mapping, protections as they were
-    ReadWrite,  // a new mapping, read-write throughout: close what was closed
-    Failed,     // PROT_NONE: the child faults there rather than share a secret
+    Kept,               // the same mapping, protections as they were
+    ReadWrite,          // a new mapping, read-write throughout: close what was closed
+    ReadWriteUnlocked,  // the same, but unlocked anonymous pages (the kernel refused)
+    Failed,             // PROT_NONE: the child faults there rather than share a secret
   };
   /// In a forked child, before it runs any code of the program: makes a
   /// committed range the child's own, as the source's fork semantics say.
@@ -69,6 +86,13 @@ class Source {
 
   ~Source() = default;
 };
+
+/// In a forked child: the reservation again over a range the child's
+/// bookkeeping does not call committed (see child_repairs_reservation).
+void repair_reservation(void* pages, std::size_t bytes) noexcept;
+/// A range renew_in_child could only give unlocked pages: moved from the
+/// locked to the unlocked count.
+void count_as_unlocked(std::size_t bytes) noexcept;
 
 /// The source the pool draws from; fixed when the pool is first used.
 Source& page_source() noexcept;

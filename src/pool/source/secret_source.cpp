@@ -2,102 +2,60 @@
 
 #include <atomic>
 #include <cerrno>
-#include <fcntl.h>
-#include <unistd.h>
+#include <string.h>
 
 #include "os/diagnostics.hpp"
 #include "os/memlock.hpp"
 #include "os/pages.hpp"
 #include "os/secret.hpp"
-#include "os/wipe.hpp"
-#include "pool/layout.hpp"
-#include "pool/options.hpp"
 #include "pool/stats.hpp"
 
-// Secret memory, as measured on Linux 6.1 and 6.18 (tests/guarantees/
-// secret_source_test.cpp):
+// Secret memory, as measured on Linux 6.18 (tests/guarantees/
+// secret_source_test.cpp, secret_syscalls_test.cpp):
 //  - the kernel locks it itself and charges RLIMIT_MEMLOCK when it is mapped:
 //    a refusal is EAGAIN (or EPERM) from mmap, which the lock policy handles
 //    like a refused mlock; munlockall does not unlock it;
 //  - mprotect works, so closed pages are PROT_NONE as in the anonymous source;
 //  - it cannot punch holes (fallocate and MADV_REMOVE/DONTNEED fail): pages
 //    go back to the kernel only when no mapping of their file is left, so
-//    every commit is a file of its own and decommit replaces the mapping;
-//  - it is MAP_SHARED: a forked child would share the parent's pages. Under
-//    SecretPagesInChild::Zeroed the pages are MADV_DONTFORK (the child gets a
-//    hole) and the child maps fresh zero-filled secret memory in their place;
-//    under Copied the child copies them into fresh secret memory before the
-//    parent's fork() returns.
+//    every commit is a file of its own and decommit replaces the mapping
+//    whole (the pool never gives back part of a secret range);
+//  - it can only be mapped shared: a forked child would share the parent's
+//    pages. They are MADV_DONTFORK (the child gets a hole), and the child maps
+//    fresh zero-filled secret memory in their place. (Whole-process mode does
+//    not use this source: glibc's fork writes into malloc'd objects in the
+//    child before any fork handler runs, which would be the parent's pages.)
 namespace secbits::pool {
 
 namespace {
 
-constexpr const char* kInChild = "in a forked child, which fork() cannot fail for";
-
-void report_no_secret_in_child() noexcept {
+void report_no_secret_in_child(os::Status status) noexcept {
   static constinit std::atomic<bool> reported{false};
   if (reported.exchange(true, std::memory_order_relaxed)) return;
-  const char* parts[] = {"secbits: the kernel refused secret memory in a forked child, which fork() cannot fail for: "
-                         "the child's copy of the pool is anonymous memory (locked, undumpable, not shared with "
-                         "the parent, readable by root); further occurrences are not reported"};
-  os::write_stderr_line(parts, 1);
+  char reason[128];
+  const char* parts[] = {"secbits: the kernel refused secret memory in a forked child (", status.operation, ": ",
+                         ::strerror_r(status.error, reason, sizeof reason),
+                         "), which fork() cannot fail for: the child's pool pages are anonymous memory, zero-filled, "
+                         "undumpable and unlocked; further occurrences are not reported"};
+  os::write_stderr_line(parts, sizeof parts / sizeof parts[0]);
 }
 
-bool child_gets_copies() noexcept {
-  return g_secret_pages_in_child.load(std::memory_order_relaxed) == SecretPagesInChild::Copied;
+void report_child_faults(os::Status status) noexcept {
+  static constinit std::atomic<bool> reported{false};
+  if (reported.exchange(true, std::memory_order_relaxed)) return;
+  char reason[128];
+  const char* parts[] = {"secbits: a forked child could not map memory where its parent's secret pages were (",
+                         status.operation, ": ", ::strerror_r(status.error, reason, sizeof reason),
+                         "): those blocks are PROT_NONE in the child, which faults if it touches them"};
+  os::write_stderr_line(parts, sizeof parts / sizeof parts[0]);
 }
 
-/// Fresh memory for a forked child's copy, anywhere: secret, or, when the
-/// kernel refuses secret memory now, anonymous (undumpable; locked once in
-/// place).
-os::Status map_fresh_anywhere(std::size_t bytes, std::byte** fresh, bool* secret) noexcept {
-  *secret = os::map_secret_anywhere(bytes, fresh).ok();
-  if (*secret) return {};
-  void* anonymous = nullptr;
-  const os::Status status = os::map_bookkeeping(bytes, &anonymous);
-  *fresh = static_cast<std::byte*>(anonymous);
-  return status;
-}
-
-/// Copies the resident pages of the child's (still shared) mapping at
-/// `pages` into fresh memory and moves that over it.
-os::Status copy_into_fresh(std::byte* pages, std::size_t bytes, bool* secret) noexcept {
-  std::byte* fresh = nullptr;
-  if (const os::Status status = map_fresh_anywhere(bytes, &fresh, secret); !status.ok()) return status;
-  // The child's own view of the shared pages, opened to read them: closed
-  // pages hold nothing but zeros, and only resident pages were ever written.
-  if (const os::Status status = os::protect(pages, bytes, Protection::ReadOnly); !status.ok()) {
-    (void)os::unmap(fresh, bytes);
-    return status;
-  }
-  constexpr std::size_t kChunkPages = 512;
-  unsigned char residency[kChunkPages];
-  for (std::size_t offset = 0; offset < bytes; offset += kChunkPages * kPageSize) {
-    const std::size_t chunk = bytes - offset < kChunkPages * kPageSize ? bytes - offset : kChunkPages * kPageSize;
-    if (const os::Status status = os::resident_pages(pages + offset, chunk, residency); !status.ok()) {
-      os::secure_wipe(fresh, bytes);
-      (void)os::unmap(fresh, bytes);
-      return status;
-    }
-    for (std::size_t page = 0; page < chunk / kPageSize; ++page) {
-      if ((residency[page] & 1) == 0) continue;
-      __builtin_memcpy(fresh + offset + page * kPageSize, pages + offset + page * kPageSize, kPageSize);
-    }
-  }
-  if (const os::Status status = os::move_mapping(fresh, bytes, pages); !status.ok()) {
-    os::secure_wipe(fresh, bytes);
-    (void)os::unmap(fresh, bytes);
-    return status;
-  }
-  return {};
-}
-
-/// Zero-filled memory in place of the hole MADV_DONTFORK left: secret, or
-/// anonymous when the kernel refuses secret memory now.
-os::Status map_fresh_in_place(std::byte* pages, std::size_t bytes, bool* secret) noexcept {
-  *secret = os::map_secret(pages, bytes, Protection::ReadWrite).ok();
-  if (*secret) return {};
-  if (const os::Status status = os::return_to_reservation(pages, bytes); !status.ok()) return status;
+/// Anonymous pages at `pages`, read-write, undumpable, zeroed, never
+/// shared with a child (what the degrade policy serves in place of secret
+/// memory).
+os::Status map_anonymous_in_place(std::byte* pages, std::size_t bytes) noexcept {
+  if (const os::Status status = os::exclude_from_dump(pages, bytes); !status.ok()) return status;
+  if (const os::Status status = os::wipe_on_fork(pages, bytes); !status.ok()) return status;
   return os::protect(pages, bytes, Protection::ReadWrite);
 }
 
@@ -105,100 +63,64 @@ class SecretSource final : public Source {
  public:
   const char* name() const noexcept override { return "secret"; }
   bool extends_in_place() const noexcept override { return false; }
+  bool gives_back_part_of_a_range() const noexcept override { return false; }
+  bool child_repairs_reservation() const noexcept override { return true; }
+
+  bool may_serve_unlocked(os::Status refusal) const noexcept override {
+    // Out of file descriptors is as much a budget as RLIMIT_MEMLOCK: a
+    // server at its limit keeps working on anonymous pages.
+    return os::is_lock_budget_error(refusal.error) || refusal.error == EMFILE || refusal.error == ENFILE;
+  }
 
   // The kernel keeps secret memory locked through munlockall and never
   // copies a lock into a child: nothing to redo.
   void relock(void*, std::size_t, const char*) noexcept override {}
 
   Renewal renew_in_child(std::byte* pages, std::size_t bytes, bool locked) noexcept override {
-    // Unlocked ranges are anonymous memory the degrade policy accepted:
-    // inherited copy-on-write (or wiped on fork, see commit_unlocked).
+    // Unlocked ranges are anonymous memory the degrade policy accepted,
+    // MADV_WIPEONFORK: the child already reads zeros there.
     if (!locked) return Renewal::Kept;
-    bool secret = false;
-    const os::Status status =
-        child_gets_copies() ? copy_into_fresh(pages, bytes, &secret) : map_fresh_in_place(pages, bytes, &secret);
-    if (!status.ok()) {
-      // Never leave the child sharing the parent's pages, nor a hole another
-      // mapping could take: it faults there instead.
-      add(g_counters.lock_failures, 1);
-      os::warn_unlocked_once(status, bytes, kInChild);
-      (void)os::return_to_reservation(pages, bytes);
-      return Renewal::Failed;
+    const os::Status status = os::map_secret(pages, bytes, Protection::ReadWrite);
+    if (status.ok()) {
+      // The child's own pages either way: without MADV_DONTFORK only a
+      // grandchild made without fork handlers would share them.
+      (void)os::exclude_from_fork(pages, bytes);
+      return Renewal::ReadWrite;
     }
-    if (!secret) {
-      // The kernel refused secret memory in the child: its own pages are
-      // anonymous, locked on touch, never shared with the parent. Said once.
-      add(g_counters.lock_failures, 1);
-      report_no_secret_in_child();
-      if (const os::Status locking = os::lock_on_fault(pages, bytes); !locking.ok()) {
-        os::warn_unlocked_once(locking, bytes, kInChild);
-      }
+    // Never a hole another mapping could take, never the parent's pages.
+    add(g_counters.lock_failures, 1);
+    if (const os::Status fallback = os::return_to_reservation(pages, bytes); fallback.ok() &&
+                                                                               map_anonymous_in_place(pages, bytes).ok()) {
+      report_no_secret_in_child(status);
+      return Renewal::ReadWriteUnlocked;
     }
-    return Renewal::ReadWrite;
+    report_child_faults(status);
+    (void)os::return_to_reservation(pages, bytes);
+    return Renewal::Failed;
   }
 
  protected:
   os::Status commit_locked(std::byte* pages, std::size_t bytes) noexcept override {
-    if (const os::Status status = os::map_secret(pages, bytes, Protection::ReadWrite); !status.ok()) {
+    os::Status status = os::map_secret(pages, bytes, Protection::ReadWrite);
+    if (status.ok()) status = os::exclude_from_fork(pages, bytes);
+    if (!status.ok()) {
       // The kernel checks RLIMIT_MEMLOCK only once it has unmapped what
       // MAP_FIXED replaces: put the reservation back, or a hole is left
       // that any mmap of the program could take.
       (void)os::return_to_reservation(pages, bytes);
-      return status;
     }
-    if (!child_gets_copies()) {
-      if (const os::Status status = os::exclude_from_fork(pages, bytes); !status.ok()) {
-        (void)os::return_to_reservation(pages, bytes);
-        return status;
-      }
-    }
-    return {};
+    return status;
   }
 
   os::Status commit_unlocked(std::byte* pages, std::size_t bytes) noexcept override {
-    if (const os::Status status = os::exclude_from_dump(pages, bytes); !status.ok()) return status;
-    if (!child_gets_copies()) {
-      if (const os::Status status = os::wipe_on_fork(pages, bytes); !status.ok()) return status;
-    }
-    return os::protect(pages, bytes, Protection::ReadWrite);
+    return map_anonymous_in_place(pages, bytes);
   }
 };
 
 constinit SecretSource source;
 
-// The pipe the parent's fork handler reads until the child has its copies.
-constinit int copied_read_end = -1;
-constinit int copied_write_end = -1;
-
 }  // namespace
 
 Source& secret_source() noexcept { return source; }
-
-void secret_prepare_fork() noexcept {
-  if (&page_source() != &source || !child_gets_copies()) return;
-  int ends[2];
-  if (::pipe2(ends, O_CLOEXEC) != 0) return;
-  copied_read_end = ends[0];
-  copied_write_end = ends[1];
-}
-
-void secret_parent_after_fork() noexcept {
-  if (copied_read_end < 0) return;
-  ::close(copied_write_end);
-  // EOF once the child has closed its end: after copying, or by dying.
-  for (char byte;;) {
-    const ssize_t got = ::read(copied_read_end, &byte, 1);
-    if (got == 0 || (got < 0 && errno != EINTR)) break;
-  }
-  ::close(copied_read_end);
-  copied_read_end = copied_write_end = -1;
-}
-
-void secret_child_after_fork() noexcept {
-  if (copied_read_end < 0) return;
-  ::close(copied_read_end);
-  ::close(copied_write_end);
-  copied_read_end = copied_write_end = -1;
-}
 
 }  // namespace secbits::pool

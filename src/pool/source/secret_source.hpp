@@ -9,12 +9,4 @@ namespace secbits::pool {
 /// that means for locks, fork, decommit and the mapping count.
 Source& secret_source() noexcept;
 
-/// Whole-process mode's fork: the parent waits in its fork handler until the
-/// child has copied its secret pages, so that the child never sees a write
-/// the parent makes after fork() returns. Called by fork.cpp around fork;
-/// the child's is called once every range is renewed.
-void secret_prepare_fork() noexcept;
-void secret_parent_after_fork() noexcept;
-void secret_child_after_fork() noexcept;
-
 }  // namespace secbits::pool
