@@ -14,6 +14,14 @@
 // Benchmark divides the wall time of a threaded run by the iterations of all
 // threads). scripts/bench.sh turns the JSON output into ratio tables.
 //
+// --source=anonymous|secret|auto (this binary's own option, taken out of argv
+// before Google Benchmark sees it) sets the pool's page source before its
+// first allocation: the source is fixed per process. Under any source but
+// anonymous only the secbits benchmarks are registered (the peers do not
+// depend on it) and their allocator names get the suffix _secret
+// (a/secbits_c_secret/16), so that scripts/bench.sh can run the binary twice,
+// anonymous then secret, and pool_report.py merge the two JSON files.
+//
 // This binary links jemalloc, whose libjemalloc.so exports malloc and free: it
 // is the malloc of the whole process here (Google Benchmark, libcrypto, Botan
 // and libsecbits included). glibc's allocator is therefore measured through
@@ -33,9 +41,11 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <utility>
@@ -52,6 +62,10 @@ constexpr std::size_t kSizes[] = {16, 32, 64, 128, 256, 512, 1024, 4096, 16384, 
 constexpr std::size_t kBatch = 1000;                          // live objects per thread, patterns b and c
 constexpr std::size_t kOpenSslHeap = std::size_t{256} << 20;  // 2 threads x 1,000 x 64 KiB = 125 MiB live at most
 constexpr std::size_t kOpenSslMinSize = 16;
+
+// "" under the anonymous source, "_secret" under the secret one: appended to
+// the secbits allocators' names (set in main before anything is registered).
+std::string g_secbits_suffix;
 
 // ---------------------------------------------------------------------------
 // The allocators. Each has alloc(size) (nullptr when it will not serve the
@@ -280,7 +294,7 @@ void Batch(benchmark::State& state) {
 using Function = void (*)(benchmark::State&);
 
 struct Entry {
-  const char* allocator;
+  std::string allocator;
   double min_time;
   std::size_t size;
   Function alloc_free;
@@ -288,22 +302,23 @@ struct Entry {
 };
 
 template <class A, std::size_t... I>
-void add_allocator(std::vector<Entry>& entries, std::index_sequence<I...>) {
-  (entries.push_back(Entry{A::name, A::min_time, kSizes[I], &AllocFree<A, kSizes[I]>, &Batch<A, kSizes[I]>}),
-   ...);
+void add_allocator(std::vector<Entry>& entries, bool secbits_only, std::index_sequence<I...>) {
+  if (secbits_only && !A::is_secbits) return;
+  const std::string name = std::string(A::name) + (A::is_secbits ? g_secbits_suffix : std::string());
+  (entries.push_back(Entry{name, A::min_time, kSizes[I], &AllocFree<A, kSizes[I]>, &Batch<A, kSizes[I]>}), ...);
 }
 
 template <class... A>
-std::vector<Entry> all_entries() {
+std::vector<Entry> all_entries(bool secbits_only) {
   std::vector<Entry> entries;
-  (add_allocator<A>(entries, std::make_index_sequence<std::size(kSizes)>{}), ...);
+  (add_allocator<A>(entries, secbits_only, std::make_index_sequence<std::size(kSizes)>{}), ...);
   std::stable_sort(entries.begin(), entries.end(),
                    [](const Entry& l, const Entry& r) { return l.size < r.size; });
   return entries;
 }
 
-void register_all() {
-  const auto entries = all_entries<SecbitsC, SecbitsCpp, Glibc, Jemalloc, Botan2, OpenSsl, Sodium>();
+void register_all(bool secbits_only) {
+  const auto entries = all_entries<SecbitsC, SecbitsCpp, Glibc, Jemalloc, Botan2, OpenSsl, Sodium>(secbits_only);
   for (const char* pattern : {"a", "b", "c"}) {
     for (const Entry& e : entries) {
       const std::string name = std::string(pattern) + "/" + e.allocator + "/" + std::to_string(e.size);
@@ -325,9 +340,55 @@ std::size_t botan_pool_bytes() {
   return blocks.size() * 256;
 }
 
+const char* source_name(secbits_page_source source) {
+  switch (source) {
+    case SECBITS_SOURCE_SECRET: return "secret";
+    case SECBITS_SOURCE_AUTO: return "auto";
+    case SECBITS_SOURCE_ANONYMOUS: break;
+  }
+  return "anonymous";
+}
+
+/// Takes --source=VALUE out of argv (Google Benchmark rejects flags it does
+/// not know) and sets the pool's page source. Before the pool's first
+/// allocation: nothing in this process has called secbits_* yet.
+bool take_source_option(int& argc, char** argv) {
+  const char* wanted = nullptr;
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--source=", 9) == 0) {
+      wanted = argv[i] + 9;
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  argc = kept;
+  argv[argc] = nullptr;
+  if (wanted == nullptr) return true;
+  secbits_page_source source;
+  if (std::strcmp(wanted, "anonymous") == 0) source = SECBITS_SOURCE_ANONYMOUS;
+  else if (std::strcmp(wanted, "secret") == 0) source = SECBITS_SOURCE_SECRET;
+  else if (std::strcmp(wanted, "auto") == 0) source = SECBITS_SOURCE_AUTO;
+  else {
+    std::fprintf(stderr, "secbits_pool_bench: --source must be anonymous, secret or auto, not '%s'\n", wanted);
+    return false;
+  }
+  if (secbits_set_page_source(source) != 0) {
+    std::fprintf(stderr, "secbits_pool_bench: secbits_set_page_source(%s) failed: %s\n", wanted,
+                 std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (!take_source_option(argc, argv)) return 1;
+  // What the pool will use (auto resolved), before anything is registered.
+  const secbits_page_source source = secbits_get_page_source();
+  const bool secret = source == SECBITS_SOURCE_SECRET;
+  g_secbits_suffix = secret ? "_secret" : "";
   if (sodium_init() < 0) {
     std::fprintf(stderr, "secbits_pool_bench: sodium_init failed\n");
     return 1;
@@ -344,8 +405,9 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("botan_mlock_pool_bytes", std::to_string(botan_pool_bytes()));
   benchmark::AddCustomContext("batch_objects_per_thread", std::to_string(kBatch));
   benchmark::AddCustomContext("process_malloc", "jemalloc (glibc measured via __libc_malloc/__libc_free)");
+  benchmark::AddCustomContext("secbits_page_source", source_name(source));
 
-  register_all();
+  register_all(/*secbits_only=*/secret);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
@@ -355,8 +417,8 @@ int main(int argc, char** argv) {
   secbits_stats(&stats);
   std::fprintf(stderr,
                "secbits pool after the run: committed %zu B, locked %zu B, unlocked %zu B, lock failures %zu, "
-               "slabs %zu, vmas %zu, protection flips %zu, flips skipped %zu\n",
+               "slabs %zu, vmas %zu, protection flips %zu, flips skipped %zu, page source %s\n",
                stats.bytes_committed, stats.bytes_locked, stats.bytes_unlocked, stats.lock_failures, stats.slabs,
-               stats.vmas, stats.protection_flips, stats.flips_skipped);
+               stats.vmas, stats.protection_flips, stats.flips_skipped, source_name(secbits_get_page_source()));
   return 0;
 }

@@ -1,7 +1,18 @@
 #!/usr/bin/env python3
 """Ratio tables from secbits_pool_bench's JSON output (--benchmark_format=json).
 
-    python3 bench/pool_report.py RESULTS.json [--commit TEXT]
+    python3 bench/pool_report.py RESULTS.json [MORE.json ...] [--commit TEXT]
+        [--processes processes.txt] [--save MERGED.json]
+
+Several files are merged: the repetitions of a benchmark found in several
+files are pooled. scripts/bench.sh runs the binary once per repetition under
+each page source, anonymous and secret in turn (under --source=secret it runs
+the secbits benchmarks only, named secbits_c_secret and secbits_cpp_secret),
+and saves the merged results (--save) with each process's wall time and the
+CPU other processes used meanwhile (--processes: lines of "source wall user
+sys other-cores"), so that the merged file gives the same tables again. The
+secret source gets rows of its own next to the anonymous one, and a table of
+secret time / anonymous time per pattern.
 
 Benchmarks are named <pattern>/<allocator>/<bytes>[/...]. The cost of one
 alloc+free pair, as one thread sees it, is real_time * threads / pairs: Google
@@ -24,10 +35,14 @@ PATTERNS = {
 }
 SECBITS = ["secbits_c", "secbits_cpp"]
 PEERS = ["glibc", "jemalloc", "botan", "openssl", "sodium"]
+# The same benchmarks under the secret page source (memfd_secret), from a second process.
+SECRET = {"secbits_c": "secbits_c_secret", "secbits_cpp": "secbits_cpp_secret"}
 ALLOCATORS = SECBITS + PEERS
 LABELS = {
     "secbits_c": "secbits C (`secbits_malloc`/`secbits_free`)",
     "secbits_cpp": "secbits C++ (`secure_new<T>`/`secure_delete`)",
+    "secbits_c_secret": "secbits C, secret source",
+    "secbits_cpp_secret": "secbits C++, secret source",
     "glibc": "glibc (`__libc_malloc`/`__libc_free`)",
     "jemalloc": "jemalloc (`mallocx`/`dallocx`)",
     "botan": "Botan 2 (`mlock_allocator`)",
@@ -83,14 +98,23 @@ def fmt_speed(r):
     return f"{fmt_ratio(1 / r)} slower"
 
 
-def load(path, stat):
-    with open(path) as f:
-        data = json.load(f)
+def read_files(paths):
+    """The contexts (one per file) and all the benchmark runs of the files."""
+    contexts, runs = [], []
+    for path in paths:
+        with open(path) as f:
+            data = json.load(f)
+        contexts.append(data.get("context", {}))
+        runs += data.get("benchmarks", [])
+    return contexts, runs
+
+
+def load(contexts, runs, stat):
     samples = {}  # (pattern, allocator, size) -> [ns per pair]
     flips = {}  # same -> [secbits protection flips per pair]
     medians = {}  # same, from "median" aggregates (used when iteration runs are absent)
     errors = {}
-    for run in data.get("benchmarks", []):
+    for run in runs:
         parts = run.get("run_name", run["name"]).split("/")
         if len(parts) < 3 or parts[0] not in PATTERNS:
             continue
@@ -114,22 +138,49 @@ def load(path, stat):
         result.setdefault(key, ns)
     repetitions = max((len(v) for v in samples.values()), default=1)
     flips = {key: statistics.median(v) for key, v in flips.items()}
-    return data.get("context", {}), result, errors, repetitions, flips
+    return contexts, result, errors, repetitions, flips
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("json")
+    parser.add_argument("json", nargs="+", help="results files; the first one's context heads the report")
     parser.add_argument("--commit", default="unknown")
     parser.add_argument("--stat", choices=["median", "min"], default="median",
                         help="how repetitions are summarised (default: median)")
-    parser.add_argument("--wall", type=float, help="seconds the run took")
-    parser.add_argument("--other-cores", type=float, help="CPU used by other processes during the run, in cores")
+    parser.add_argument("--wall", type=float, action="append", default=[],
+                        help="seconds the run took (once per results file, in order)")
+    parser.add_argument("--other-cores", type=float, action="append", default=[],
+                        help="CPU used by other processes during the run, in cores (once per results file)")
+    parser.add_argument("--processes", help='file of lines "source wall user sys other-cores", one per process')
+    parser.add_argument("--save", help="write the merged results (and --processes) to this JSON file")
     args = parser.parse_args()
     stat = statistics.median if args.stat == "median" else min
-    context, ns, errors, repetitions, flips = load(args.json, stat)
+    contexts, runs = read_files(args.json)
+    # The first anonymous process's context heads the report.
+    contexts.sort(key=lambda c: c.get("secbits_page_source", "anonymous") != "anonymous")
+    processes = [p for c in contexts for p in c.get("secbits_bench_processes", [])]
+    if args.processes:
+        with open(args.processes) as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) == 5:
+                    processes.append({"source": fields[0], "wall": float(fields[1]), "user": float(fields[2]),
+                                      "sys": float(fields[3]), "other_cores": float(fields[4])})
+    for i, wall in enumerate(args.wall):
+        source = contexts[i].get("secbits_page_source", "anonymous") if i < len(contexts) else "?"
+        others = args.other_cores[i] if i < len(args.other_cores) else 0.0
+        processes.append({"source": source, "wall": wall, "other_cores": others})
+    if args.save:
+        merged_context = dict(contexts[0], secbits_bench_processes=processes)
+        with open(args.save, "w") as f:
+            json.dump({"context": merged_context, "benchmarks": runs}, f, indent=1)
+    _, ns, errors, repetitions, flips = load(contexts, runs, stat)
+    context = contexts[0]
     if not ns:
-        sys.exit(f"pool_report: no results in {args.json}")
+        sys.exit(f"pool_report: no results in {', '.join(args.json)}")
+    # The secret source's rows and tables, when a file had them.
+    secret = {mine: SECRET[mine] for mine in SECBITS if any(a == SECRET[mine] for (_, a, _) in ns)}
+    shown = SECBITS + [secret[m] for m in SECBITS if m in secret] + PEERS
 
     sizes = sorted({size for (_, _, size) in ns} | {size for (_, _, size) in errors})
     small = [s for s in sizes if s <= SMALL_LIMIT]
@@ -138,14 +189,31 @@ def main():
           f"{context.get('num_cpus', '?')} CPUs at {context.get('mhz_per_cpu', '?')} MHz, "
           f"load average {', '.join(f'{x:.2f}' for x in context.get('load_avg', []))}, commit {args.commit}, "
           f"{repetitions} repetition(s), {args.stat}.")
-    if args.wall is not None:
-        print(f"Run took {args.wall:.0f} s; other processes used {args.other_cores:.2f} cores on average meanwhile.  ")
-        if args.other_cores > 0.2:
-            print(f"**Warning: the machine was not idle ({args.other_cores:.2f} cores busy elsewhere); the figures, "
-                  f"pattern c (two threads) above all, are skewed. Run again on a quiet machine.**  ")
+    by_source = {}
+    for p in processes:
+        by_source.setdefault(p["source"], []).append(p)
+    for source, group in by_source.items():
+        wall = sum(p["wall"] for p in group)
+        others = sum(p["other_cores"] * p["wall"] for p in group) / wall if wall > 0 else 0.0
+        spread = ""
+        if len(group) > 1:
+            spread = (f" ({min(p['other_cores'] for p in group):.2f}–{max(p['other_cores'] for p in group):.2f} "
+                      f"per process)")
+        which = f"{len(group)} process{'es' if len(group) > 1 else ''} under the {source} page source"
+        if len(by_source) == 1 and len(group) == 1:
+            which = "Run"
+        print(f"{which} took {wall:.0f} s{' in all' if len(group) > 1 else ''}; other processes used "
+              f"{others:.2f} cores on average meanwhile{spread}.  ")
+    busiest = max((p["other_cores"] for p in processes), default=0.0)
+    if busiest > 0.2:
+        print(f"**Warning: the machine was not idle (up to {busiest:.2f} cores busy elsewhere); the figures, "
+              f"pattern c (two threads) above all, are skewed. Run again on a quiet machine.**  ")
     for key in ("openssl_secure_heap", "botan_mlock_pool_bytes", "batch_objects_per_thread", "process_malloc"):
         if key in context:
             print(f"{key}: {context[key]}  ")
+    if secret:
+        print("secbits page sources: anonymous (secbits_c, secbits_cpp) and secret (memfd_secret; "
+              f"{', '.join(secret.values())}), each in processes of its own  ")
     print()
 
     def cost(pattern, allocator, size):
@@ -177,7 +245,7 @@ def main():
         print()
         print(f"| allocator | {size_header} | geomean 16 B–1 KiB |")
         print(f"|---|{size_rule}|---:|")
-        for allocator in ALLOCATORS:
+        for allocator in shown:
             cells = [fmt_ns(cost(pattern, allocator, s)) for s in sizes]
             served = [s for s in small if cost(pattern, allocator, s)]
             g = geomean([cost(pattern, allocator, s) for s in served])
@@ -193,12 +261,24 @@ def main():
                 g, served = small_geomean_ratio(pattern, peer, mine)
                 print(f"| {peer} | {' | '.join(cells)} | {fmt_ratio(g)}{span(served)} |")
             print()
+        if secret:
+            print("The cost of the secret source: secret time / anonymous time, same API (above 1× the secret "
+                  "source is slower):")
+            print()
+            print(f"| API | {size_header} | geomean 16 B–1 KiB | geomean all sizes |")
+            print(f"|---|{size_rule}|---:|---:|")
+            for mine, theirs in secret.items():
+                cells = [fmt_ratio(ratio(pattern, theirs, mine, s)) for s in sizes]
+                g, served = small_geomean_ratio(pattern, theirs, mine)
+                everything = geomean([ratio(pattern, theirs, mine, s) for s in sizes])
+                print(f"| {mine} | {' | '.join(cells)} | {fmt_ratio(g)}{span(served)} | {fmt_ratio(everything)} |")
+            print()
 
     print("### Two threads against one: pattern c cost per pair / pattern b cost per pair")
     print()
     print(f"| allocator | {size_header} | geomean 16 B–1 KiB |")
     print(f"|---|{size_rule}|---:|")
-    for allocator in ALLOCATORS:
+    for allocator in shown:
         cells = []
         values = []
         for s in sizes:
@@ -216,7 +296,7 @@ def main():
         print(f"| pattern, API | {size_header} |")
         print(f"|---|{size_rule}|")
         for pattern in PATTERNS:
-            for mine in SECBITS:
+            for mine in SECBITS + list(secret.values()):
                 cells = [("n/a" if flips.get((pattern, mine, s)) is None else f"{flips[(pattern, mine, s)]:.3g}")
                          for s in sizes]
                 print(f"| {pattern}, {mine} | {' | '.join(cells)} |")
@@ -238,15 +318,27 @@ def main():
     print()
     print("| pattern | target | API | measured | met |")
     print("|---|---|---|---:|---|")
+    targets_table(SECBITS, small_geomean_ratio, span, cost, small)
+    if secret:
+        print()
+        print("The same targets with the secret page source (for information: the targets are the anonymous "
+              "source's):")
+        print()
+        print("| pattern | target | API | measured | met |")
+        print("|---|---|---|---:|---|")
+        targets_table(list(secret.values()), small_geomean_ratio, span, cost, small)
+
+
+def targets_table(apis, small_geomean_ratio, span, cost, small):
     for pattern, peer, minimum, wording in TARGETS:
-        for mine in SECBITS:
+        for mine in apis:
             g, served = small_geomean_ratio(pattern, peer, mine)
             if g is None:
                 print(f"| {pattern} | {wording} | {mine} | n/a | not measured |")
                 continue
             print(f"| {pattern} | {wording} | {mine} | {fmt_speed(g)}{span(served)} | "
                   f"{'yes' if g >= minimum else 'NO'} |")
-    for mine in SECBITS:
+    for mine in apis:
         values = [cost("c", mine, s) / cost("b", mine, s) for s in small if cost("b", mine, s) and cost("c", mine, s)]
         g = geomean(values)
         met = "n/a" if g is None else ("yes" if g <= SCALING_LIMIT else "NO")
