@@ -185,22 +185,37 @@ print("unreadable")' "$started" "${secret_ranges[@]}"
   # Only root may look at the file behind a mapping (/proc/PID/map_files):
   # anyone else audits the secret memory of their own processes by its name.
   if command -v setpriv >/dev/null && [[ $(id -u) -eq 0 ]]; then
+    # nobody may not read a build tree in a private (0700) directory: the
+    # holder, its library and the audit run from a world-readable copy.
+    readable=$(mktemp -d /tmp/secbits-audit-as-nobody.XXXXXX)
+    chmod 755 "$readable"
+    cp "$pool_holder" "$readable/pool_holder"
+    cp "$library" "$readable/libsecbits.so.0"
+    cp "$audit" "$readable/secbits-audit"
+    chmod -R a+rX "$readable"
     as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
-    start "${as_nobody[@]}" "$pool_holder" secret
+    start env LD_LIBRARY_PATH="$readable" "${as_nobody[@]}" "$readable/pool_holder" secret
     check "secret page source audited by its user: known by name only, passes" 0 \
       "page source +secret \(memfd_secret\): 1 mapping, 4.0 KiB resident; known by name only" \
-      "${as_nobody[@]}" "$audit" "$started"
+      "${as_nobody[@]}" "$readable/secbits-audit" "$started"
     expect_json "secret page source audited by root: every mapping checked, as JSON" "$started" \
       'r["pool"]["secret_mappings"] == 1 and r["pool"]["secret_verified_mappings"] == 1'
     check "secret page source audited by its user: none verified, as JSON" 0 \
-      '"secret_mappings":1,"secret_verified_mappings":0' "${as_nobody[@]}" "$audit" --json "$started"
+      '"secret_mappings":1,"secret_verified_mappings":0' "${as_nobody[@]}" "$readable/secbits-audit" --json "$started"
     stop "$started"
+    rm -rf "$readable"
   fi
 else
   echo "note: this kernel gives no secret memory (memfd_secret): the secret pool is refused"
   check "secret page source refused: the program says so" 2 "secbits_set_page_source" "$pool_holder" secret
 fi
 start env LD_PRELOAD="$library" sh -c 'echo ready; exec sleep 30'
+# "ready" comes from the shell: wait until it has become sleep, or the audit
+# may look at a process in the middle of exec.
+for _ in $(seq 100); do
+  [[ $(cat "/proc/$started/comm" 2>/dev/null) == sleep ]] && break
+  sleep 0.05
+done
 check "libsecbits.so loaded with nothing in its pool is reported" 1 \
   "no secbits pool in this process \(libsecbits.so is loaded, but nothing was allocated from its pool" \
   "$audit" "$started"
