@@ -51,6 +51,7 @@
 #include "injection/fresh_pool.hpp"
 #include "os/injection.hpp"
 #include "support/child.hpp"
+#include "support/command.hpp"
 #include "support/lock_budget.hpp"
 #include "support/probe.hpp"
 #include "support/secret_memory.hpp"
@@ -477,56 +478,8 @@ std::string reservation_hole() {
 // file is what a user's program would write.
 #ifndef SECBITS_TEST_SANITIZED
 
-class TemporaryDirectory {
- public:
-  TemporaryDirectory() {
-    char pattern[] = "/tmp/secbits-secret-test-XXXXXX";
-    if (::mkdtemp(pattern) == nullptr) std::abort();
-    path_ = pattern;
-  }
-  ~TemporaryDirectory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TemporaryDirectory(const TemporaryDirectory&) = delete;
-  TemporaryDirectory& operator=(const TemporaryDirectory&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-/// Runs `args` with its output into `log`, the files it writes cut at
-/// `max_file_bytes`, for at most `seconds`; its exit status, or -1.
-int run_command(const std::vector<std::string>& args, const std::string& log, std::size_t max_file_bytes, int seconds) {
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::setpgid(0, 0);  // gcore runs gdb: a timeout ends the whole group
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ::dup2(fd, STDOUT_FILENO);
-    ::dup2(fd, STDERR_FILENO);
-    const int null = ::open("/dev/null", O_RDONLY);
-    ::dup2(null, STDIN_FILENO);
-    const rlimit size{max_file_bytes, max_file_bytes};
-    ::setrlimit(RLIMIT_FSIZE, &size);
-    std::vector<char*> argv;
-    for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-    ::execvp(argv[0], argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  for (int waited_ms = 0; ::waitpid(pid, &status, WNOHANG) == 0; waited_ms += 50) {
-    if (waited_ms >= seconds * 1000) {
-      ::kill(-pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      return -1;
-    }
-    ::usleep(50 * 1000);
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using secbits::test::run_command;
+using secbits::test::TemporaryDirectory;
 
 std::string read_file(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
