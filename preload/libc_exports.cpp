@@ -9,6 +9,7 @@
 #define SECBITS_EXPORT extern "C" __attribute__((visibility("default")))
 
 using secbits::preload::RouterC;
+using secbits::preload::RouterHeap;
 
 SECBITS_EXPORT void* malloc(size_t size) noexcept { return RouterC::malloc(size); }
 SECBITS_EXPORT void free(void* pointer) noexcept { RouterC::free(pointer); }
@@ -21,8 +22,8 @@ SECBITS_EXPORT void* memalign(size_t alignment, size_t size) noexcept { return R
 SECBITS_EXPORT void* valloc(size_t size) noexcept { return RouterC::valloc(size); }
 SECBITS_EXPORT void* pvalloc(size_t size) noexcept { return RouterC::pvalloc(size); }
 SECBITS_EXPORT size_t malloc_usable_size(void* pointer) noexcept { return RouterC::usable_size(pointer); }
-SECBITS_EXPORT void free_sized(void* pointer, size_t) noexcept { RouterC::free(pointer); }
-SECBITS_EXPORT void free_aligned_sized(void* pointer, size_t, size_t) noexcept { RouterC::free(pointer); }
+SECBITS_EXPORT void free_sized(void* pointer, size_t size) noexcept { RouterHeap::release_sized(pointer, size, 0); }
+SECBITS_EXPORT void free_aligned_sized(void* pointer, size_t alignment, size_t size) noexcept { RouterHeap::release_sized(pointer, size, alignment); }
 SECBITS_EXPORT void cfree(void* pointer) noexcept { RouterC::free(pointer); }
 
 // glibc's own names, which some tools and glibc internals call directly.

@@ -24,16 +24,17 @@ SECBITS_EXPORT void* operator new[](std::size_t size, std::align_val_t alignment
 SECBITS_EXPORT void* operator new(std::size_t size, std::align_val_t alignment, const std::nothrow_t&) noexcept { return sp::new_or_null(size, value(alignment)); }
 SECBITS_EXPORT void* operator new[](std::size_t size, std::align_val_t alignment, const std::nothrow_t&) noexcept { return sp::new_or_null(size, value(alignment)); }
 
-// The size and alignment of a sized delete are not trusted: real programs
-// pass wrong ones, and the pool knows every block's size anyway.
+// A sized delete whose size does not fit the block is a bug the pool reports
+// (hardening level 1 and up, pool blocks only): a delete through the wrong
+// type, or of the wrong object. jemalloc's blocks are freed as they are.
 SECBITS_EXPORT void operator delete(void* pointer) noexcept { sp::RouterC::free(pointer); }
 SECBITS_EXPORT void operator delete[](void* pointer) noexcept { sp::RouterC::free(pointer); }
-SECBITS_EXPORT void operator delete(void* pointer, std::size_t) noexcept { sp::RouterC::free(pointer); }
-SECBITS_EXPORT void operator delete[](void* pointer, std::size_t) noexcept { sp::RouterC::free(pointer); }
+SECBITS_EXPORT void operator delete(void* pointer, std::size_t size) noexcept { sp::RouterHeap::release_sized(pointer, size, 0); }
+SECBITS_EXPORT void operator delete[](void* pointer, std::size_t size) noexcept { sp::RouterHeap::release_sized(pointer, size, 0); }
 SECBITS_EXPORT void operator delete(void* pointer, std::align_val_t) noexcept { sp::RouterC::free(pointer); }
 SECBITS_EXPORT void operator delete[](void* pointer, std::align_val_t) noexcept { sp::RouterC::free(pointer); }
-SECBITS_EXPORT void operator delete(void* pointer, std::size_t, std::align_val_t) noexcept { sp::RouterC::free(pointer); }
-SECBITS_EXPORT void operator delete[](void* pointer, std::size_t, std::align_val_t) noexcept { sp::RouterC::free(pointer); }
+SECBITS_EXPORT void operator delete(void* pointer, std::size_t size, std::align_val_t alignment) noexcept { sp::RouterHeap::release_sized(pointer, size, value(alignment)); }
+SECBITS_EXPORT void operator delete[](void* pointer, std::size_t size, std::align_val_t alignment) noexcept { sp::RouterHeap::release_sized(pointer, size, value(alignment)); }
 SECBITS_EXPORT void operator delete(void* pointer, const std::nothrow_t&) noexcept { sp::RouterC::free(pointer); }
 SECBITS_EXPORT void operator delete[](void* pointer, const std::nothrow_t&) noexcept { sp::RouterC::free(pointer); }
 SECBITS_EXPORT void operator delete(void* pointer, std::align_val_t, const std::nothrow_t&) noexcept { sp::RouterC::free(pointer); }

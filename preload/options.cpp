@@ -45,6 +45,12 @@ bool parse_source(const char* value, Options& options) noexcept {
   return true;
 }
 
+bool parse_hardening(const char* value, Options& options) noexcept {
+  if (value[0] < '0' || value[0] > '3' || value[1] != '\0') return false;
+  options.hardening = static_cast<unsigned>(value[0] - '0');
+  return true;
+}
+
 bool parse_flag(const char* value, bool* flag) noexcept {
   for (const char* yes : {"1", "true", "yes", "on"}) {
     if (std::strcmp(value, yes) == 0) {
@@ -80,6 +86,8 @@ struct Option {
   const char* (*fallback)(const Options& options) noexcept;
 };
 
+static_assert(pool::kDefaultHardening == 2, "SECBITS_HARDEN's fallback below names the default");
+
 // Read in this order: the lock policy's default depends on the mode.
 constexpr Option kOptions[] = {
     {"SECBITS_MODE", "all|tagged", parse_mode, [](const Options&) noexcept { return "all"; }},
@@ -87,6 +95,7 @@ constexpr Option kOptions[] = {
      [](const Options& options) noexcept { return options.mode == Mode::Tagged ? "strict" : "degrade"; }},
     {"SECBITS_PROTECT", "cached|eager|none", parse_protect, [](const Options&) noexcept { return "cached"; }},
     {"SECBITS_SOURCE", "anonymous|secret|auto", parse_source, [](const Options&) noexcept { return "anonymous"; }},
+    {"SECBITS_HARDEN", "0|1|2|3", parse_hardening, [](const Options&) noexcept { return "2"; }},
     {"SECBITS_STATS", "1|0|json", parse_stats, [](const Options&) noexcept { return "0"; }},
     {"SECBITS_VERBOSE", "1|0", parse_verbose, [](const Options&) noexcept { return "0"; }},
 };

@@ -2,6 +2,8 @@
 
 #include <secbits/protection.hpp>
 
+#include "pool/hardening.hpp"
+
 // The interposer's options, read once from the environment.
 namespace secbits::preload {
 
@@ -21,6 +23,7 @@ struct Options {
   LockPolicy lock = LockPolicy::Degrade;
   PageProtection protect = PageProtection::Cached;
   PageSource source = PageSource::Anonymous;
+  unsigned hardening = pool::kDefaultHardening;
   StatsFormat stats = StatsFormat::Off;
   bool verbose = false;
 };

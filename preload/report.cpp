@@ -13,6 +13,7 @@
 
 #include "os/diagnostics.hpp"
 #include "os/memlock.hpp"
+#include "pool/hardening.hpp"
 #include "pool/region.hpp"
 #include "pool/stats.hpp"
 #include "preload/options.hpp"
@@ -48,6 +49,7 @@ const char* name_of(PageProtection protection) {
 void announce() noexcept {
   char pid[21];
   char limit[21];
+  char level[21];
   const std::size_t budget = os::memlock_limit();
   const char* parts[] = {"secbits: interposer active in process ", os::format_decimal(static_cast<unsigned long long>(::getpid()), pid),
                          g_options.mode == Mode::All ? ", mode all (every heap block secure)"
@@ -55,7 +57,8 @@ void announce() noexcept {
                          "; lock policy ", name_of(g_options.lock), ", RLIMIT_MEMLOCK ",
                          budget == SIZE_MAX ? "unlimited" : os::format_decimal(budget, limit),
                          budget == SIZE_MAX ? "" : " bytes", "; page protection ", name_of(g_options.protect),
-                         "; page source ", name_of(g_options.source)};
+                         "; page source ", name_of(g_options.source), "; hardening level ",
+                         os::format_decimal(pool::g_hardening.load(std::memory_order_relaxed), level)};
   os::write_stderr_line(parts, sizeof parts / sizeof parts[0]);
 }
 
@@ -82,7 +85,7 @@ void check_malloc_is_ours() noexcept {
 }
 
 void print_stats(const struct secbits_stats& stats) noexcept {
-  char numbers[12][21];
+  char numbers[13][21];
   const char* parts[] = {
       "secbits: stats: in use ", os::format_decimal(stats.bytes_in_use, numbers[0]),
       " bytes (peak ", os::format_decimal(stats.peak_bytes_in_use, numbers[1]),
@@ -96,6 +99,7 @@ void print_stats(const struct secbits_stats& stats) noexcept {
       " (skipped ", os::format_decimal(stats.flips_skipped, numbers[9]),
       "), lock failures ", os::format_decimal(stats.lock_failures, numbers[10]),
       ", page source ", name_of(pool::current_page_source()),
+      ", hardening level ", os::format_decimal(pool::g_hardening.load(std::memory_order_relaxed), numbers[12]),
       g_options.mode == Mode::Tagged ? "; jemalloc holds " : nullptr,
       g_options.mode == Mode::Tagged ? os::format_decimal(stats.fallback_bytes_in_use, numbers[11]) : nullptr,
       g_options.mode == Mode::Tagged ? " bytes of untagged blocks" : nullptr};
@@ -132,7 +136,8 @@ void print_stats_json(const struct secbits_stats& stats) noexcept {
   line.append(g_options.mode == Mode::Tagged ? ",\"mode\":\"tagged\"" : ",\"mode\":\"all\"");
   line.append(",\"source\":\"");
   line.append(name_of(pool::current_page_source()));
-  line.append("\"");
+  line.append("\",\"hardening\":");
+  line.append(static_cast<unsigned long long>(pool::g_hardening.load(std::memory_order_relaxed)));
   const struct {
     const char* key;
     std::size_t value;

@@ -44,7 +44,7 @@ struct RouterHeap {
   }
   static void* allocate_zeroed(std::size_t size) noexcept {
     ensure_ready();
-    return serves_secure() ? pool::allocate(size) : fallback::allocate(size, 0, true);
+    return serves_secure() ? pool::allocate_zeroed(size) : fallback::allocate(size, 0, true);
   }
   static void* allocate_aligned(std::size_t size, std::size_t alignment) noexcept {
     ensure_ready();
@@ -57,6 +57,12 @@ struct RouterHeap {
   static void release(void* pointer) noexcept {
     ensure_ready();
     if (pool::owns(pointer) || g_options.mode == Mode::All) pool::deallocate(pointer);
+    else if (pointer != nullptr) fallback::release(pointer);
+  }
+  /// free_sized and sized delete: `alignment` 0 when the call does not say.
+  static void release_sized(void* pointer, std::size_t size, std::size_t alignment) noexcept {
+    ensure_ready();
+    if (pool::owns(pointer) || g_options.mode == Mode::All) pool::deallocate_sized(pointer, size, alignment);
     else if (pointer != nullptr) fallback::release(pointer);
   }
   static std::size_t usable_size(const void* pointer) noexcept {

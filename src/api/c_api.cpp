@@ -3,6 +3,7 @@
 
 #include <cerrno>
 
+#include "pool/hardening.hpp"
 #include "pool/options.hpp"
 #include "pool/pool_heap.hpp"
 #include "pool/region.hpp"
@@ -53,6 +54,19 @@ enum secbits_page_source secbits_get_page_source(void) {
     case secbits::PageSource::Anonymous: break;
   }
   return SECBITS_SOURCE_ANONYMOUS;
+}
+
+int secbits_set_hardening(int level) {
+  if (const int error = secbits::pool::request_hardening(level < 0 ? UINT32_MAX : static_cast<unsigned>(level));
+      error != 0) {
+    errno = error;
+    return -1;
+  }
+  return 0;
+}
+
+int secbits_get_hardening(void) {
+  return static_cast<int>(secbits::pool::g_hardening.load(std::memory_order_relaxed));
 }
 
 void secbits_collect(void) { secbits::pool::collect_thread(); }

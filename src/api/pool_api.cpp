@@ -6,6 +6,7 @@
 
 #include <secbits/error.hpp>
 
+#include "pool/hardening.hpp"
 #include "pool/options.hpp"
 #include "pool/pool.hpp"
 #include "pool/region.hpp"
@@ -42,6 +43,16 @@ void set_page_source(PageSource source) {
 }
 
 PageSource page_source() noexcept { return pool::current_page_source(); }
+
+void set_hardening(unsigned level) {
+  if (const int error = pool::request_hardening(level); error != 0) {
+    throw Error(std::error_code(error, std::system_category()),
+                error == EBUSY ? "set_hardening: the pool already runs at another level"
+                               : "set_hardening: levels go from 0 to 3");
+  }
+}
+
+unsigned hardening() noexcept { return pool::g_hardening.load(std::memory_order_relaxed); }
 
 void collect() noexcept { pool::collect_thread(); }
 

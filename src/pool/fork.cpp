@@ -15,6 +15,7 @@ constinit std::atomic<bool> installed{false};
 void prepare() {
   pool_prepare_fork();
   heap_prepare_fork();
+  zero_size_prepare_fork();
   region_prepare_fork();
   large_prepare_fork();
 }
@@ -22,6 +23,7 @@ void prepare() {
 void parent() {
   large_parent_after_fork();
   region_parent_after_fork();
+  zero_size_parent_after_fork();
   heap_parent_after_fork();
   pool_parent_after_fork();
 }
@@ -29,6 +31,7 @@ void parent() {
 void child() {
   large_child_after_fork();
   region_child_after_fork();
+  zero_size_child_after_fork();
   heap_child_after_fork();
   pool_child_after_fork();
   renew_pool_in_child();

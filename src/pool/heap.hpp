@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "pool/hardening.hpp"
 #include "pool/size_classes.hpp"
 #include "pool/slab.hpp"
 
@@ -24,6 +25,11 @@ struct ThreadHeap {
   ClassLists classes[kClassCount];
   Slab* pending = nullptr;           // slabs with pages waiting to be closed
   std::uint32_t pending_pages = 0;
+  // Blocks freed and wiped but not yet free (hardening level 2 and up): the
+  // oldest goes back to its slab when a new one comes in.
+  void* quarantine[kQuarantineSlots] = {};
+  std::uint32_t quarantine_next = 0;
+  std::uint64_t random_state = 0;    // which free block to hand out (level 3)
   std::atomic<std::int64_t> bytes_in_use{0};  // written by the owner only; may go negative (remote frees)
   ThreadHeap* next_registered = nullptr;      // every heap, for statistics and fork
   ThreadHeap* next_free = nullptr;

@@ -6,10 +6,12 @@
 #include <mutex>
 
 #include "pool/fork.hpp"
+#include "pool/hardened.hpp"
 #include "pool/invariants.hpp"
 #include "pool/large.hpp"
 #include "pool/options.hpp"
 #include "pool/stats.hpp"
+#include "pool/zero_size.hpp"
 
 namespace secbits::pool {
 
@@ -137,6 +139,7 @@ void initialise_slab(Slab& slab, ThreadHeap& heap, std::size_t class_index) noex
     else if (first < slab.block_count) bits = (std::uint64_t{1} << (slab.block_count - first)) - 1;
     slab.free_bits[word].store(bits, std::memory_order_relaxed);
     slab.remote_bits[word].store(0, std::memory_order_relaxed);
+    slab.quarantine_bits[word].store(0, std::memory_order_relaxed);
   }
   slab.has_remote.store(false, std::memory_order_relaxed);
   slab.owner.store(&heap, std::memory_order_relaxed);
@@ -206,7 +209,18 @@ std::size_t class_for(std::size_t size, std::size_t alignment) noexcept {
 
 void* allocate_slow(std::size_t size, std::size_t alignment) noexcept {
   if (!ensure_initialised()) return nullptr;
+  // The first allocation of the process, before the level was fixed.
+  if (g_hardened.load(std::memory_order_relaxed)) return allocate_hardened(size, alignment);
+  return allocate_from_pool(size, alignment);
+}
+
+void* allocate_from_pool(std::size_t size, std::size_t alignment) noexcept {
+  if (!ensure_initialised()) return nullptr;
   install_fork_handlers();
+  if (size == 0 && g_hardening.load(std::memory_order_relaxed) != 0) {
+    if (alignment <= kDefaultAlignment) return allocate_zero_size();
+    size = 1;  // no zero-size block is aligned beyond 16 bytes
+  }
   const std::size_t class_index = class_for(size, alignment);
   if (class_index == kClassCount) {
     void* block = large_allocate(size, std::max(alignment, kPageSize));
@@ -236,9 +250,14 @@ void free_not_local(void* pointer) noexcept {
     g_counters.large_bytes_in_use.fetch_sub(static_cast<std::int64_t>(block.usable_size), std::memory_order_relaxed);
     return;
   }
+  Slab& slab = *block.slab;
+  if (slab.zero_size) {
+    free_zero_size(slab, block.index);
+    return;
+  }
   // A block of another heap: wipe it here, and leave it for the owner to
   // collect through the slab's remote bits (no lock, no syscall).
-  Slab& slab = *block.slab;
+  if (g_canaries.load(std::memory_order_relaxed)) check_canary(slab, pointer);
   os::secure_wipe(pointer, slab.block_size);
   const std::uint64_t bit = std::uint64_t{1} << (block.index & 63);
   if ((slab.remote_bits[block.index >> 6].fetch_or(bit, std::memory_order_release) & bit) != 0) {
@@ -308,8 +327,8 @@ LiveBlock find_live_block(const void* pointer, BlockUse use) noexcept {
     return {nullptr, 0, large_usable_size(pointer, use)};
   }
   Slab& slab = g_region.slabs[offset >> kSlotShift];
-  if (!slab.committed) not_a_block(pointer, use);
-  return {&slab, live_block_index(slab, pointer, use), slab.block_size};
+  if (!slab.committed && !slab.zero_size) not_a_block(pointer, use);
+  return {&slab, live_block_index(slab, pointer, use), slab.zero_size ? 0 : usable_bytes(slab.block_size)};
 }
 
 std::size_t usable_size(const void* pointer) noexcept {
@@ -321,7 +340,10 @@ void* reallocate(void* pointer, std::size_t size) noexcept {
   if (pointer == nullptr) return allocate(size);
   const LiveBlock block = find_live_block(pointer, BlockUse::Reallocate);
   const std::size_t old_size = block.usable_size;
-  if (block.slab != nullptr && size <= kMaxSmallSize && class_of(size) == block.slab->class_index) return pointer;
+  if (block.slab != nullptr && !block.slab->zero_size) {
+    if (g_canaries.load(std::memory_order_relaxed)) check_canary(*block.slab, pointer);
+    if (request_bytes(size) <= kMaxSmallSize && class_of(request_bytes(size)) == block.slab->class_index) return pointer;
+  }
   if (block.slab == nullptr && size > kMaxSmallSize && large_resize_in_place(pointer, size)) {
     const std::size_t new_size = large_usable_size(pointer, BlockUse::Reallocate);
     g_counters.large_bytes_in_use.fetch_add(static_cast<std::int64_t>(new_size) - static_cast<std::int64_t>(old_size),
@@ -344,6 +366,7 @@ namespace {
 /// thread takes the heap).
 void trim(ThreadHeap& heap, bool keep_current) noexcept {
   debug_check_heap(heap);
+  flush_quarantine(heap);
   for (ClassLists& lists : heap.classes) {
     for (Slab* list : {lists.full, lists.available, lists.current}) {
       for (Slab* slab = list; slab != nullptr;) {

@@ -7,6 +7,7 @@
 #include "os/diagnostics.hpp"
 #include "os/wipe.hpp"
 #include "pool/block_check.hpp"
+#include "pool/hardening.hpp"
 #include "pool/heap.hpp"
 #include "pool/layout.hpp"
 #include "pool/options.hpp"
@@ -49,27 +50,33 @@ LiveBlock find_live_block(const void* pointer, BlockUse use) noexcept;
 
 /// The index of the live block that starts at `pointer` in `slab` (a slab
 /// that is committed); aborts naming the pointer if it does not start a
-/// block, or if that block is free, whether freed here or by another thread.
-/// Every path that takes a small block from a caller (free, realloc,
+/// block, or if that block is free, whether freed here, by another thread,
+/// or waiting in a quarantine (`with_quarantine`: only hardened pools have
+/// one). Every path that takes a small block from a caller (free, realloc,
 /// usable_size) goes through it.
-inline std::uint32_t live_block_index(const Slab& slab, const void* pointer, BlockUse use) noexcept {
+inline std::uint32_t live_block_index(const Slab& slab, const void* pointer, BlockUse use,
+                                      bool with_quarantine = true) noexcept {
   const std::uint32_t index = slab.block_at(static_cast<std::size_t>(static_cast<const std::byte*>(pointer) - slab.base));
   if (index == UINT32_MAX) [[unlikely]] not_a_block(pointer, use);
   const std::uint64_t bit = std::uint64_t{1} << (index & 63);
-  if (((slab.free_bits[index >> 6].load(std::memory_order_relaxed) |
-        slab.remote_bits[index >> 6].load(std::memory_order_relaxed)) & bit) != 0) [[unlikely]] {
-    block_already_freed(pointer, use);
-  }
+  std::uint64_t free = slab.free_bits[index >> 6].load(std::memory_order_relaxed) |
+                       slab.remote_bits[index >> 6].load(std::memory_order_relaxed);
+  if (with_quarantine) free |= slab.quarantine_bits[index >> 6].load(std::memory_order_relaxed);
+  if ((free & bit) != 0) [[unlikely]] block_already_freed(pointer, use);
   return index;
 }
 
-/// Hands out the lowest free block of the slab's hint word, or null when that
-/// word is empty.
-inline void* take_block(Slab& slab, ThreadHeap& heap) noexcept {
+/// Hands out a free block of the slab's hint word, or null when that word is
+/// empty: the lowest one, or with `start` (hardening level 3) the first at or
+/// after bit `start`, wrapping around.
+[[gnu::always_inline]] inline void* take_block(Slab& slab, ThreadHeap& heap, unsigned start = 0) noexcept {
   const std::uint32_t word = slab.hint;
   const std::uint64_t bits = slab.free_bits[word].load(std::memory_order_relaxed);
   if (bits == 0) [[unlikely]] return nullptr;
-  const std::uint32_t index = word * 64 + static_cast<std::uint32_t>(std::countr_zero(bits));
+  const unsigned bit = start == 0 ? static_cast<unsigned>(std::countr_zero(bits))
+                                  : (static_cast<unsigned>(std::countr_zero(std::rotr(bits, static_cast<int>(start)))) +
+                                     start) & 63;
+  const std::uint32_t index = word * 64 + bit;
   const std::size_t offset = std::size_t{index} * slab.block_size;
   const std::uint32_t pages = pages_of(offset, slab.block_size);
   if ((slab.open_pages & pages) != pages && !open_block_pages(slab, pages)) [[unlikely]] return nullptr;
@@ -78,7 +85,7 @@ inline void* take_block(Slab& slab, ThreadHeap& heap) noexcept {
     slab.pending_close &= ~waiting;
     heap.pending_pages -= count_bits(waiting);
   }
-  slab.free_bits[word].store(bits & (bits - 1), std::memory_order_relaxed);
+  slab.free_bits[word].store(bits & ~(std::uint64_t{1} << bit), std::memory_order_relaxed);
   for (std::size_t page = offset >> kPageShift; page <= (offset + slab.block_size - 1) >> kPageShift; ++page) {
     ++slab.page_live[page];
   }
@@ -89,7 +96,7 @@ inline void* take_block(Slab& slab, ThreadHeap& heap) noexcept {
 
 /// Returns block `index` (at `offset`) to its slab's free blocks; the block is
 /// already wiped and its free bit is still clear.
-inline void return_block(Slab& slab, ThreadHeap& heap, std::uint32_t index, std::size_t offset,
+[[gnu::always_inline]] inline void return_block(Slab& slab, ThreadHeap& heap, std::uint32_t index, std::size_t offset,
                          bool from_free) noexcept {
   const std::uint32_t word = index >> 6;
   slab.free_bits[word].store(slab.free_bits[word].load(std::memory_order_relaxed) | (std::uint64_t{1} << (index & 63)),
@@ -120,16 +127,24 @@ inline void return_block(Slab& slab, ThreadHeap& heap, std::uint32_t index, std:
 
 /// A free by the thread whose heap owns the slab.
 inline void free_local(Slab& slab, ThreadHeap& heap, void* pointer) noexcept {
-  const std::uint32_t index = live_block_index(slab, pointer, BlockUse::Free);
+  const std::uint32_t index = live_block_index(slab, pointer, BlockUse::Free, false);
   os::secure_wipe(pointer, slab.block_size);
   count_bytes(heap, -static_cast<std::int64_t>(slab.block_size));
   return_block(slab, heap, index, std::size_t{index} * slab.block_size, true);
 }
 
+/// The paths of hardening level 2 and up (hardened.cpp): the checks on
+/// every block handed out and freed, and the quarantine.
+[[gnu::noinline]] void* allocate_hardened(std::size_t size, std::size_t alignment) noexcept;
+[[gnu::noinline]] void free_local_hardened(Slab& slab, ThreadHeap& heap, void* pointer) noexcept;
+
 /// `size` zeroed bytes, 16-byte aligned; null with errno ENOMEM on failure.
+/// Size 0 takes the slow path (wrapping below), where hardening level 1 and
+/// up hand out a block that faults on any access.
 inline void* allocate(std::size_t size) noexcept {
+  if (g_hardened.load(std::memory_order_relaxed)) [[unlikely]] return allocate_hardened(size, kDefaultAlignment);
   ThreadHeap* heap = tl_heap;
-  if (heap != nullptr && size <= kMaxSmallSize) [[likely]] {
+  if (heap != nullptr && size - 1 < kMaxSmallSize) [[likely]] {
     if (Slab* slab = heap->classes[class_of(size)].current) [[likely]] {
       if (void* block = take_block(*slab, *heap)) [[likely]] return block;
     }
@@ -137,9 +152,19 @@ inline void* allocate(std::size_t size) noexcept {
   return allocate_slow(size, kDefaultAlignment);
 }
 
+/// calloc's block. Every block was wiped when freed, but a write after free
+/// may have dirtied it since: only hardening level 2 and up check that it is
+/// still zero when handed out, so below that it is cleared again.
+inline void* allocate_zeroed(std::size_t size) noexcept {
+  void* block = allocate(size);
+  if (block != nullptr && !g_hardened.load(std::memory_order_relaxed)) __builtin_memset(block, 0, size);
+  return block;
+}
+
 /// `size` zeroed bytes aligned to `alignment` (a power of two).
 inline void* allocate_aligned(std::size_t size, std::size_t alignment) noexcept {
   if (alignment <= kDefaultAlignment) return allocate(size);
+  if (g_hardened.load(std::memory_order_relaxed)) [[unlikely]] return allocate_hardened(size, alignment);
   return allocate_slow(size, alignment);
 }
 
@@ -151,11 +176,31 @@ inline void deallocate(void* pointer) noexcept {
     Slab& slab = g_region.slabs[offset >> kSlotShift];
     ThreadHeap* heap = tl_heap;
     if (heap != nullptr && slab.owner.load(std::memory_order_relaxed) == heap) [[likely]] {
-      free_local(slab, *heap, pointer);
+      if (g_hardened.load(std::memory_order_relaxed)) [[unlikely]] free_local_hardened(slab, *heap, pointer);
+      else free_local(slab, *heap, pointer);
       return;
     }
   }
   free_not_local(pointer);
+}
+
+/// A free that says the block's size (C23's free_sized, C++'s sized delete),
+/// `alignment` 0 when the call does not say it. From hardening level 1 a size
+/// that does not fit the block aborts with one line.
+[[gnu::noinline]] void check_sized_free(void* pointer, std::size_t size, std::size_t alignment) noexcept;
+inline void deallocate_sized(void* pointer, std::size_t size, std::size_t alignment) noexcept {
+  if (g_hardening.load(std::memory_order_relaxed) != 0) [[likely]] {
+    const std::uintptr_t offset =
+        reinterpret_cast<std::uintptr_t>(pointer) - g_region.base.load(std::memory_order_relaxed);
+    // The common case in one compare: a plain request of the block's class.
+    const std::size_t request = request_bytes(size);
+    if (offset >= g_region.small_bytes.load(std::memory_order_relaxed) || alignment > kDefaultAlignment ||
+        request - 1 >= kMaxSmallSize || g_region.slabs[offset >> kSlotShift].class_index != class_of(request))
+        [[unlikely]] {
+      check_sized_free(pointer, size, alignment);
+    }
+  }
+  deallocate(pointer);
 }
 
 /// Usable bytes of a live block of the pool; aborts for anything else.

@@ -7,11 +7,10 @@
 
 namespace secbits::pool {
 
-/// The secure pool as a Heap for CRules: every block starts zeroed (blocks
-/// are wiped when freed), so zeroed allocation costs nothing extra.
+/// The secure pool as a Heap for CRules.
 struct PoolHeap {
   static void* allocate(std::size_t size) noexcept { return pool::allocate(size); }
-  static void* allocate_zeroed(std::size_t size) noexcept { return pool::allocate(size); }
+  static void* allocate_zeroed(std::size_t size) noexcept { return pool::allocate_zeroed(size); }
   static void* allocate_aligned(std::size_t size, std::size_t alignment) noexcept {
     return pool::allocate_aligned(size, alignment);
   }

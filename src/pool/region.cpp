@@ -11,6 +11,7 @@
 #include "os/pages.hpp"
 #include "os/proc.hpp"
 #include "os/secret.hpp"
+#include "pool/hardening.hpp"
 #include "pool/large.hpp"
 #include "pool/options.hpp"
 #include "pool/source/page_source.hpp"
@@ -118,6 +119,15 @@ bool release_region_caches() noexcept {
   return release_empty_slabs() || spans;
 }
 
+/// The bookkeeping of the next never-used slot; slab_mutex held, a slot left.
+Slab* new_slot() noexcept {
+  const std::size_t slot = next_slot++;
+  Slab* slab = ::new (&g_region.slabs[slot]) Slab;
+  slab->base = reinterpret_cast<std::byte*>(g_region.base.load(std::memory_order_relaxed)) + slot * kSlotSize +
+               kPageSize;
+  return slab;
+}
+
 /// Each maximal run of set bits of `mask`, lowest first.
 template <class OnRun>
 void for_each_run(std::uint32_t mask, OnRun on_run) noexcept {
@@ -183,6 +193,7 @@ bool ensure_initialised() noexcept {
     errno = ENOMEM;
     return false;
   }
+  start_hardening();
   initialised.store(true, std::memory_order_release);
   return true;
 }
@@ -198,9 +209,24 @@ int request_page_source(PageSource source) noexcept {
   return 0;
 }
 
+int request_hardening(unsigned level) noexcept {
+  if (level > kMaxHardening) return EINVAL;
+  std::lock_guard lock(init_mutex);
+  if (initialised.load(std::memory_order_relaxed)) {
+    return level == g_hardening.load(std::memory_order_relaxed) ? 0 : EBUSY;
+  }
+  g_hardening.store(level, std::memory_order_relaxed);
+  return 0;
+}
+
 PageSource current_page_source() noexcept {
   if (!initialised.load(std::memory_order_acquire)) return g_requested_source.load(std::memory_order_relaxed);
   return &page_source() == &secret_source() ? PageSource::Secret : PageSource::Anonymous;
+}
+
+Slab* take_unbacked_slab() noexcept {
+  std::lock_guard lock(slab_mutex);
+  return next_slot < g_region.slot_count ? new_slot() : nullptr;
 }
 
 Slab* take_slab() noexcept {
@@ -219,10 +245,7 @@ Slab* take_slab() noexcept {
       decommitted = slab->next;
       slab->next = nullptr;
     } else if (next_slot < g_region.slot_count) {
-      const std::size_t slot = next_slot++;
-      slab = ::new (&g_region.slabs[slot]) Slab;
-      slab->base = reinterpret_cast<std::byte*>(g_region.base.load(std::memory_order_relaxed)) +
-                   slot * kSlotSize + kPageSize;
+      slab = new_slot();
     } else {
       errno = ENOMEM;
       return nullptr;

@@ -44,6 +44,10 @@ PageSource current_page_source() noexcept;
 /// neither the cache nor the address space has one, or the lock is refused.
 Slab* take_slab() noexcept;
 
+/// A slot's bookkeeping, its pages left in the reservation (PROT_NONE, not
+/// committed) for good; null when the small zone has no slot left.
+Slab* take_unbacked_slab() noexcept;
+
 /// An empty slab a heap no longer wants.
 void give_back_slab(Slab* slab) noexcept;
 

@@ -36,6 +36,7 @@ struct Slab {
   bool committed = false;
   bool locked = false;
   bool in_pending_list = false;
+  bool zero_size = false;          // blocks of malloc(0): never committed, every access faults
   Slab* prev = nullptr;            // neighbours on the heap's list for this class
   Slab* next = nullptr;
   Slab* next_pending = nullptr;    // the heap's list of slabs with pages to close
@@ -44,6 +45,10 @@ struct Slab {
   std::atomic<bool> has_remote{false};
   std::atomic<std::uint64_t> free_bits[kBitmapWords] = {};
   std::atomic<std::uint64_t> remote_bits[kBitmapWords] = {};
+  // Freed by the owner, waiting in its heap's quarantine (hardening level 2
+  // and up): written by the owner only, read by any thread's free to tell a
+  // double free.
+  std::atomic<std::uint64_t> quarantine_bits[kBitmapWords] = {};
 
   std::uint32_t bitmap_words() const noexcept { return (block_count + 63) / 64; }
 

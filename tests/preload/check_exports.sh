@@ -41,6 +41,7 @@ secbits_api=(
   _ZN7secbits8allocateEmm _ZN7secbits10deallocateEPv _ZN7secbits5statsEv _ZN7secbits7collectEv
   _ZN7secbits15set_lock_policyENS_10LockPolicyE _ZN7secbits19set_page_protectionENS_14PageProtectionE
   _ZN7secbits15set_page_sourceENS_10PageSourceE _ZN7secbits11page_sourceEv
+  secbits_set_hardening secbits_get_hardening _ZN7secbits13set_hardeningEj _ZN7secbits9hardeningEv
 )
 expected+=("${secbits_api[@]}")
 # The memory calls that would otherwise unlock the pool or let it be dumped

@@ -35,7 +35,8 @@ assert isinstance(stats["pid"], int) and stats["pid"] > 0, stats
 missing = [key for key in counters if not isinstance(stats.get(key), int) or stats[key] < 0]
 assert not missing, ("missing or not counts", missing)
 assert stats["source"] in ("anonymous", "secret"), stats
-assert set(stats) == set(counters) | {"event", "pid", "mode", "source"}, stats
+assert stats["hardening"] in (0, 1, 2, 3), stats
+assert set(stats) == set(counters) | {"event", "pid", "mode", "source", "hardening"}, stats
 # The heap of any program holds something at exit, in the pool (all) or in jemalloc (tagged).
 assert stats["bytes_committed" if sys.argv[2] == "all" else "fallback_bytes_in_use"] > 0, stats
 ' "$1" "$2" 2>&1
@@ -54,6 +55,20 @@ expect "SECBITS_STATS=json in mode tagged: one line of JSON with every counter" 
   '[[ $(wc -l <<<"$output") -eq 1 && $check_status -eq 0 ]]' "$check
 $output"
 
+# The hardening level the pool runs at: the default, the one asked for, and a
+# bad value said once with the default used instead.
+output=$(stats_of json)
+expect "SECBITS_HARDEN unset: the statistics say level 2" 'grep -qF "\"hardening\":2," <<<"$output"' "$output"
+output=$(SECBITS_HARDEN=3 stats_of json)
+expect "SECBITS_HARDEN=3: the statistics say level 3" 'grep -qF "\"hardening\":3," <<<"$output"' "$output"
+output=$(SECBITS_HARDEN=0 stats_of 1)
+expect "SECBITS_HARDEN=0: the text line says level 0" 'grep -qF ", hardening level 0" <<<"$output"' "$output"
+output=$(SECBITS_HARDEN=7 stats_of json)
+expect "SECBITS_HARDEN=7: reported once, with the value and the choices; level 2 used" \
+  '[[ $(grep -c "SECBITS_HARDEN" <<<"$output") -eq 1 ]] &&
+   grep -qF "secbits: SECBITS_HARDEN=\"7\" is not one of 0|1|2|3; using \"2\"" <<<"$output" &&
+   grep -qF "\"hardening\":2," <<<"$output"' "$output"
+
 output=$(stats_of 1)
 expect "SECBITS_STATS=1: the text line" \
   '[[ $(wc -l <<<"$output") -eq 1 ]] && grep -qE "^secbits: stats: in use [0-9]+ bytes \(peak [0-9]+\), committed" <<<"$output"' \
@@ -66,7 +81,7 @@ output=$(stats_of json --mode tagged --source secret)
 expect "SECBITS_SOURCE=secret: the statistics say the pool's pages are secret memory" \
   'grep -qF "\"source\":\"secret\"" <<<"$output"' "$output"
 output=$(stats_of 1 --mode tagged --source secret)
-expect "SECBITS_SOURCE=secret: the text line says so too" 'grep -qE ", page source secret(;|$)" <<<"$output"' "$output"
+expect "SECBITS_SOURCE=secret: the text line says so too" 'grep -qE ", page source secret(,|;|$)" <<<"$output"' "$output"
 # Whole-process mode keeps anonymous pages: secret memory is shared across
 # fork(), and glibc writes into a child's heap before any fork handler runs.
 for source in secret auto; do

@@ -1,0 +1,109 @@
+#include "pool/hardening.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <sys/auxv.h>
+#include <sys/random.h>
+
+#include "os/diagnostics.hpp"
+
+namespace secbits::pool {
+
+constinit std::atomic<unsigned> g_hardening{kDefaultHardening};
+constinit std::atomic<bool> g_hardened{false};
+constinit std::atomic<bool> g_canaries{false};
+
+namespace {
+constinit std::atomic<bool> purged{false};
+}  // namespace
+
+namespace {
+
+// Outside the pool: an overflow out of a block cannot reach it, and a dump of
+// the pool's pages (which the kernel refuses anyway) would not hold it.
+constinit std::uint64_t canary_secret[2] = {};
+
+void draw_canary_secret() noexcept {
+  if (::getrandom(canary_secret, sizeof canary_secret, GRND_NONBLOCK) == static_cast<ssize_t>(sizeof canary_secret)) {
+    return;
+  }
+  // Early in boot the entropy pool may not be ready; the 16 random bytes the
+  // kernel hands every process at exec are.
+  if (const auto* at_random = reinterpret_cast<const void*>(::getauxval(AT_RANDOM))) {
+    std::memcpy(canary_secret, at_random, sizeof canary_secret);
+  }
+}
+
+[[noreturn]] void fatal_block(const char* what, const void* block, std::size_t usable, const char* extra,
+                              std::size_t extra_value) noexcept {
+  char hex[19];
+  char usable_text[21];
+  char extra_text[21];
+  const char* parts[] = {"secbits: ",
+                         what,
+                         " ",
+                         os::format_hex(reinterpret_cast<unsigned long long>(block), hex),
+                         " (block of ",
+                         os::format_decimal(usable, usable_text),
+                         " bytes",
+                         extra,
+                         extra != nullptr ? os::format_decimal(extra_value, extra_text) : nullptr,
+                         ")"};
+  os::write_stderr_line(parts, sizeof parts / sizeof parts[0]);
+  std::abort();
+}
+
+}  // namespace
+
+void start_hardening() noexcept {
+  const unsigned level = g_hardening.load(std::memory_order_relaxed);
+  if (level >= 3) draw_canary_secret();
+  g_canaries.store(level >= 3, std::memory_order_relaxed);
+  g_hardened.store(level >= 2, std::memory_order_relaxed);
+}
+
+void note_blocks_purged() noexcept { purged.store(true, std::memory_order_relaxed); }
+bool blocks_purged() noexcept { return purged.load(std::memory_order_relaxed); }
+
+std::uint64_t canary_at(const void* tail) noexcept {
+  std::uint64_t mixed = (reinterpret_cast<std::uintptr_t>(tail) ^ canary_secret[0]) * 0xff51afd7ed558ccdULL;
+  mixed ^= (mixed >> 33) + canary_secret[1];
+  mixed *= 0xc4ceb9fe1a85ec53ULL;
+  mixed ^= mixed >> 29;
+  return mixed | 0x0101010101010101ULL;
+}
+
+bool is_zero(const void* block, std::size_t bytes) noexcept {
+  using Lanes = std::uint64_t __attribute__((vector_size(16)));
+  const auto* bytes_in = static_cast<const unsigned char*>(block);
+  // Blocks are whole multiples of 16 bytes; two lanes a round for the rest.
+  Lanes seen{};
+  std::size_t offset = 0;
+  if ((bytes & 16) != 0) {
+    std::memcpy(&seen, bytes_in, sizeof seen);
+    offset = 16;
+  }
+  for (; offset < bytes; offset += 2 * sizeof(Lanes)) {
+    Lanes first;
+    Lanes second;
+    std::memcpy(&first, bytes_in + offset, sizeof first);
+    std::memcpy(&second, bytes_in + offset + sizeof first, sizeof second);
+    seen |= first | second;
+  }
+  return (seen[0] | seen[1]) == 0;
+}
+
+void heap_overflow(const void* block, std::size_t usable) noexcept {
+  fatal_block("heap overflow detected", block, usable, nullptr, 0);
+}
+
+void written_after_free(const void* block, std::size_t usable) noexcept {
+  fatal_block("write after free detected", block, usable, nullptr, 0);
+}
+
+void wrong_size_freed(const void* block, std::size_t usable, std::size_t given) noexcept {
+  fatal_block("sized free with the wrong size", block, usable, ", size given ", given);
+}
+
+}  // namespace secbits::pool
