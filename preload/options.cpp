@@ -51,6 +51,14 @@ bool parse_hardening(const char* value, Options& options) noexcept {
   return true;
 }
 
+bool parse_purge(const char* value, Options& options) noexcept {
+  if (std::strcmp(value, "fatal") == 0) options.purge = PurgeSignals::Fatal;
+  else if (std::strcmp(value, "all") == 0) options.purge = PurgeSignals::FatalAndTermination;
+  else if (std::strcmp(value, "off") == 0) options.purge = PurgeSignals::None;
+  else return false;
+  return true;
+}
+
 bool parse_flag(const char* value, bool* flag) noexcept {
   for (const char* yes : {"1", "true", "yes", "on"}) {
     if (std::strcmp(value, yes) == 0) {
@@ -96,6 +104,7 @@ constexpr Option kOptions[] = {
     {"SECBITS_PROTECT", "cached|eager|none", parse_protect, [](const Options&) noexcept { return "cached"; }},
     {"SECBITS_SOURCE", "anonymous|secret|auto", parse_source, [](const Options&) noexcept { return "anonymous"; }},
     {"SECBITS_HARDEN", "0|1|2|3", parse_hardening, [](const Options&) noexcept { return "2"; }},
+    {"SECBITS_PURGE", "fatal|all|off", parse_purge, [](const Options&) noexcept { return "fatal"; }},
     {"SECBITS_STATS", "1|0|json", parse_stats, [](const Options&) noexcept { return "0"; }},
     {"SECBITS_VERBOSE", "1|0", parse_verbose, [](const Options&) noexcept { return "0"; }},
 };

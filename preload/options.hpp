@@ -24,6 +24,7 @@ struct Options {
   PageProtection protect = PageProtection::Cached;
   PageSource source = PageSource::Anonymous;
   unsigned hardening = pool::kDefaultHardening;
+  PurgeSignals purge = PurgeSignals::Fatal;
   StatsFormat stats = StatsFormat::Off;
   bool verbose = false;
 };

@@ -15,6 +15,7 @@
 #include "os/memlock.hpp"
 #include "pool/hardening.hpp"
 #include "pool/region.hpp"
+#include "pool/sealing.hpp"
 #include "pool/stats.hpp"
 #include "preload/options.hpp"
 #include "preload/router.hpp"
@@ -46,6 +47,15 @@ const char* name_of(PageProtection protection) {
   return "?";
 }
 
+const char* name_of(PurgeSignals signals) {
+  switch (signals) {
+    case PurgeSignals::None: return "off";
+    case PurgeSignals::Fatal: return "fatal signals";
+    case PurgeSignals::FatalAndTermination: return "fatal and termination signals";
+  }
+  return "?";
+}
+
 void announce() noexcept {
   char pid[21];
   char limit[21];
@@ -58,7 +68,8 @@ void announce() noexcept {
                          budget == SIZE_MAX ? "unlimited" : os::format_decimal(budget, limit),
                          budget == SIZE_MAX ? "" : " bytes", "; page protection ", name_of(g_options.protect),
                          "; page source ", name_of(g_options.source), "; hardening level ",
-                         os::format_decimal(pool::g_hardening.load(std::memory_order_relaxed), level)};
+                         os::format_decimal(pool::g_hardening.load(std::memory_order_relaxed), level),
+                         "; purge on ", name_of(g_options.purge)};
   os::write_stderr_line(parts, sizeof parts / sizeof parts[0]);
 }
 
@@ -85,7 +96,8 @@ void check_malloc_is_ours() noexcept {
 }
 
 void print_stats(const struct secbits_stats& stats) noexcept {
-  char numbers[13][21];
+  char numbers[14][21];
+  const long sealed = pool::sealed_mappings();
   const char* parts[] = {
       "secbits: stats: in use ", os::format_decimal(stats.bytes_in_use, numbers[0]),
       " bytes (peak ", os::format_decimal(stats.peak_bytes_in_use, numbers[1]),
@@ -100,6 +112,8 @@ void print_stats(const struct secbits_stats& stats) noexcept {
       "), lock failures ", os::format_decimal(stats.lock_failures, numbers[10]),
       ", page source ", name_of(pool::current_page_source()),
       ", hardening level ", os::format_decimal(pool::g_hardening.load(std::memory_order_relaxed), numbers[12]),
+      sealed < 0 ? ", sealing absent (no mseal in this kernel)" : ", sealed mappings ",
+      sealed < 0 ? nullptr : os::format_decimal(static_cast<unsigned long long>(sealed), numbers[13]),
       g_options.mode == Mode::Tagged ? "; jemalloc holds " : nullptr,
       g_options.mode == Mode::Tagged ? os::format_decimal(stats.fallback_bytes_in_use, numbers[11]) : nullptr,
       g_options.mode == Mode::Tagged ? " bytes of untagged blocks" : nullptr};
@@ -138,6 +152,13 @@ void print_stats_json(const struct secbits_stats& stats) noexcept {
   line.append(name_of(pool::current_page_source()));
   line.append("\",\"hardening\":");
   line.append(static_cast<unsigned long long>(pool::g_hardening.load(std::memory_order_relaxed)));
+  // -1 where the kernel has no mseal.
+  line.append(",\"sealed_mappings\":");
+  if (const long sealed = pool::sealed_mappings(); sealed < 0) {
+    line.append("-1");
+  } else {
+    line.append(static_cast<unsigned long long>(sealed));
+  }
   const struct {
     const char* key;
     std::size_t value;

@@ -6,6 +6,7 @@
 #include <new>
 #include <unistd.h>
 
+#include "pool/death_purge.hpp"
 #include "pool/hardening.hpp"
 #include "pool/options.hpp"
 #include "pool/stats.hpp"
@@ -29,6 +30,7 @@ void become_ready() noexcept {
   pool::g_page_protection.store(g_options.protect, std::memory_order_relaxed);
   pool::g_requested_source.store(g_options.source, std::memory_order_relaxed);
   (void)pool::request_hardening(g_options.hardening);  // no allocation has reached the pool yet
+  pool::choose_purge_signals(g_options.purge);
   if (g_options.mode == Mode::Tagged) pool::g_fallback_bytes_in_use.store(fallback::bytes_in_use);
   g_ready.store(true, std::memory_order_release);
 }

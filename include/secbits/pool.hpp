@@ -39,6 +39,22 @@ SECBITS_API PageSource page_source() noexcept;
 /// once the pool runs at another level.
 SECBITS_API void set_hardening(unsigned level);
 SECBITS_API unsigned hardening() noexcept;
+/// Wipes every live block of the pool and every SecMem (and so SecBytes) now,
+/// leaving them allocated and SecMem regions with their protection: for a
+/// program that is about to give up (a fatal error of its own, a watchdog).
+/// Async-signal-safe. Other threads still using their blocks see zeros; the
+/// canary checks of hardening level 3 stop, since every canary is zero too.
+SECBITS_API void purge() noexcept;
+/// Which signals purge before they kill the process (PurgeSignals; default
+/// Fatal, installed when the pool or the first SecMem starts). Any time: a
+/// program that installs handlers of its own for these signals after that
+/// calls it again, so that ours runs first and chains theirs.
+SECBITS_API void set_purge_signals(PurgeSignals signals) noexcept;
+SECBITS_API PurgeSignals purge_signals() noexcept;
+/// How many of the pool's own mappings (its tables, the canary secret's
+/// page) are sealed with mseal, so that nothing in the process can unmap or
+/// reprotect them; -1 where the kernel has no mseal (before Linux 6.10).
+SECBITS_API long sealed_mappings() noexcept;
 /// secbits_collect(): collects blocks other threads freed into the calling
 /// thread's slabs, closes its empty pages, returns its empty slabs, and does
 /// the same for the heaps of threads that have exited.

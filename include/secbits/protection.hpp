@@ -36,4 +36,15 @@ enum class PageProtection { Cached, Eager, None };
 ///    stderr.
 enum class PageSource { Anonymous, Secret, Auto };
 
+/// On which signals every live secure block and every SecMem is wiped before
+/// the signal's action runs (README, "Purge on death"):
+///  - None: none;
+///  - Fatal: those whose default action dumps core (SIGABRT, SIGBUS, SIGFPE,
+///    SIGILL, SIGQUIT, SIGSEGV, SIGSYS, SIGTRAP, SIGXCPU, SIGXFSZ; the
+///    default);
+///  - FatalAndTermination: also SIGTERM, SIGINT and SIGHUP.
+/// A handler the program installed for one of them runs first; the purge
+/// follows when the signal goes on to kill the process.
+enum class PurgeSignals { None, Fatal, FatalAndTermination };
+
 }  // namespace secbits

@@ -64,6 +64,15 @@ enum secbits_page_source {
   SECBITS_SOURCE_AUTO = 2
 };
 
+/** On which signals every secret is wiped before the signal kills the process
+ * (secbits::PurgeSignals): none; those whose default action dumps core (the
+ * default); or those and SIGTERM, SIGINT and SIGHUP. */
+enum secbits_purge_signals {
+  SECBITS_PURGE_NONE = 0,
+  SECBITS_PURGE_FATAL = 1,
+  SECBITS_PURGE_FATAL_AND_TERMINATION = 2
+};
+
 SECBITS_C_API void* secbits_malloc(size_t size);
 /** Overflow of count * size: NULL with ENOMEM. */
 SECBITS_C_API void* secbits_calloc(size_t count, size_t size);
@@ -99,6 +108,18 @@ SECBITS_C_API enum secbits_page_source secbits_get_page_source(void);
  * errno: EINVAL for a level above 3, EBUSY once the pool runs at another. */
 SECBITS_C_API int secbits_set_hardening(int level);
 SECBITS_C_API int secbits_get_hardening(void);
+/** Wipes every live block of the pool and every SecMem now; they stay
+ * allocated (see secbits::purge). Async-signal-safe. */
+SECBITS_C_API void secbits_purge(void);
+/** Which signals wipe every secret before they kill the process (see
+ * secbits::PurgeSignals and README "Purge on death"). 0, or -1 with errno
+ * EINVAL for an unknown value. */
+SECBITS_C_API int secbits_set_purge_signals(enum secbits_purge_signals signals);
+SECBITS_C_API enum secbits_purge_signals secbits_get_purge_signals(void);
+/** How many of the pool's own mappings are sealed with mseal (nothing in the
+ * process can unmap or reprotect them); -1 where the kernel has no mseal
+ * (before Linux 6.10). */
+SECBITS_C_API long secbits_sealed_mappings(void);
 /** Collects the blocks other threads freed into the calling thread's slabs,
  * closes its empty pages and returns its empty slabs; does the same for the
  * heaps of threads that have exited. */

@@ -3,7 +3,10 @@
 
 #include <cerrno>
 
+#include "pool/death_purge.hpp"
 #include "pool/hardening.hpp"
+#include "pool/purge.hpp"
+#include "pool/sealing.hpp"
 #include "pool/options.hpp"
 #include "pool/pool_heap.hpp"
 #include "pool/region.hpp"
@@ -68,6 +71,31 @@ int secbits_set_hardening(int level) {
 int secbits_get_hardening(void) {
   return static_cast<int>(secbits::pool::g_hardening.load(std::memory_order_relaxed));
 }
+
+void secbits_purge(void) { secbits::pool::purge(); }
+
+int secbits_set_purge_signals(enum secbits_purge_signals signals) {
+  switch (signals) {
+    case SECBITS_PURGE_NONE: secbits::pool::set_purge_signals(secbits::PurgeSignals::None); return 0;
+    case SECBITS_PURGE_FATAL: secbits::pool::set_purge_signals(secbits::PurgeSignals::Fatal); return 0;
+    case SECBITS_PURGE_FATAL_AND_TERMINATION:
+      secbits::pool::set_purge_signals(secbits::PurgeSignals::FatalAndTermination);
+      return 0;
+  }
+  errno = EINVAL;
+  return -1;
+}
+
+enum secbits_purge_signals secbits_get_purge_signals(void) {
+  switch (secbits::pool::purge_signals()) {
+    case secbits::PurgeSignals::None: return SECBITS_PURGE_NONE;
+    case secbits::PurgeSignals::FatalAndTermination: return SECBITS_PURGE_FATAL_AND_TERMINATION;
+    case secbits::PurgeSignals::Fatal: break;
+  }
+  return SECBITS_PURGE_FATAL;
+}
+
+long secbits_sealed_mappings(void) { return secbits::pool::sealed_mappings(); }
 
 void secbits_collect(void) { secbits::pool::collect_thread(); }
 

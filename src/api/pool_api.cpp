@@ -6,10 +6,13 @@
 
 #include <secbits/error.hpp>
 
+#include "pool/death_purge.hpp"
 #include "pool/hardening.hpp"
 #include "pool/options.hpp"
 #include "pool/pool.hpp"
+#include "pool/purge.hpp"
 #include "pool/region.hpp"
+#include "pool/sealing.hpp"
 #include "pool/stats.hpp"
 
 namespace secbits {
@@ -53,6 +56,14 @@ void set_hardening(unsigned level) {
 }
 
 unsigned hardening() noexcept { return pool::g_hardening.load(std::memory_order_relaxed); }
+
+void purge() noexcept { pool::purge(); }
+
+void set_purge_signals(PurgeSignals signals) noexcept { pool::set_purge_signals(signals); }
+
+PurgeSignals purge_signals() noexcept { return pool::purge_signals(); }
+
+long sealed_mappings() noexcept { return pool::sealed_mappings(); }
 
 void collect() noexcept { pool::collect_thread(); }
 

@@ -16,6 +16,8 @@
 #include "os/pages.hpp"
 #include "os/secret.hpp"
 #include "os/wipe.hpp"
+#include "pool/death_purge.hpp"
+#include "pool/purge_regions.hpp"
 
 namespace secbits {
 
@@ -85,6 +87,14 @@ os::Status change_protection(std::byte* data, std::size_t bytes, Protection prot
   return secret ? detail::protect_secret_region(data, bytes, protection) : os::protect(data, bytes, protection);
 }
 
+/// A new region, NoAccess as every region starts.
+void remember_for_purge(std::byte* data, std::size_t capacity) noexcept {
+  // Without a page for the record the region is still secure in every other
+  // way; only a purge would miss it, which is not worth failing the program.
+  (void)pool::remember_region(data, capacity, Protection::NoAccess);
+  pool::start_death_purge();
+}
+
 }  // namespace
 
 SecMem::SecMem(std::size_t min_bytes, LockPolicy policy) : SecMem(min_bytes, policy, page_source()) {}
@@ -98,6 +108,7 @@ SecMem::SecMem(std::size_t min_bytes, LockPolicy policy, PageSource source) {
       capacity_ = capacity;
       locked_ = true;  // by the kernel, for as long as the mapping lives
       secret_ = true;
+      remember_for_purge(data_, capacity_);
       return;
     }
     if (policy != LockPolicy::Degrade || !os::is_secret_budget_error(status)) throw_secret_error(status, capacity);
@@ -109,7 +120,9 @@ SecMem::SecMem(std::size_t min_bytes, LockPolicy policy, PageSource source) {
   data_ = map_anonymous(capacity, policy, locking, &locked);
   capacity_ = capacity;
   locked_ = locked;
+  remember_for_purge(data_, capacity_);
 }
+
 
 SecMem::~SecMem() { release(); }
 
@@ -140,6 +153,7 @@ void SecMem::protect(Protection protection) {
     detail::throw_os_error(status, capacity_);
   }
   protection_ = protection;
+  pool::note_region_protection(data_, protection);
 }
 
 void SecMem::release() noexcept {
@@ -160,6 +174,7 @@ void SecMem::release() noexcept {
       os::fatal_errno("munlock failed for secret region", data_, status.error);
     }
   }
+  pool::forget_region(data_);
   if (secret_) detail::forget_secret_region(data_);
   if (const os::Status status = os::unmap_guarded(data_, capacity_); !status.ok()) {
     os::fatal_errno("munmap failed for secret region", data_, status.error);

@@ -11,6 +11,7 @@
 #include "os/pages.hpp"
 #include "os/proc.hpp"
 #include "os/secret.hpp"
+#include "pool/sealing.hpp"
 
 namespace secbits::detail {
 
@@ -103,6 +104,7 @@ os::Status prepare_registry() noexcept {
     if (!os::round_to_pages(entries * sizeof(Region), &bytes)) return {ENOMEM, "mmap"};
     void* table = nullptr;
     if (const os::Status status = os::map_bookkeeping(bytes, &table); !status.ok()) return status;
+    pool::seal_for_life(table, bytes);
     regions = static_cast<Region*>(table);
     capacity = bytes / sizeof(Region);
   }

@@ -22,6 +22,7 @@ enum class Operation : unsigned {
   Lock,            // mlock (and mlock2, unless LockOnFault fails it first)
   LockOnFault,     // mlock2(MLOCK_ONFAULT) alone: ENOSYS imitates a kernel without it
   Secret,          // memfd_secret + mmap of secret pages: ENOSYS imitates a kernel without it
+  Seal,            // mseal: ENOSYS imitates a kernel before 6.10 (Debian 12's 6.1)
   Count
 };
 

@@ -125,6 +125,14 @@ Status map_bookkeeping(std::size_t bytes, void** base) noexcept {
   return {};
 }
 
+Status seal(void* pages, std::size_t bytes) noexcept {
+  // Debian 12's headers predate mseal; its number is the same on every
+  // architecture.
+  constexpr long kMsealSyscall = 462;
+  if (const int error = injected_error(Operation::Seal)) return {error, "mseal"};
+  return result(static_cast<int>(::syscall(kMsealSyscall, pages, bytes, 0UL)), "mseal");
+}
+
 Status return_to_reservation(void* pages, std::size_t bytes) noexcept {
   void* mapped = injected_error(Operation::Return) != 0
                      ? MAP_FAILED

@@ -50,6 +50,11 @@ Status return_to_reservation(void* pages, std::size_t bytes) noexcept;
 
 Status protect(void* pages, std::size_t bytes, Protection protection) noexcept;
 
+/// mseal (Linux 6.10+): from now on the range cannot be unmapped, remapped or
+/// given another protection, by anyone in this process. ENOSYS on older
+/// kernels.
+Status seal(void* pages, std::size_t bytes) noexcept;
+
 /// secure_wipe of the pages of [pages, pages + bytes) that are resident
 /// (mincore): a page never touched holds nothing, and writing zeros to it
 /// would fault it in (for secret memory, ~50 µs a page to take it out of the

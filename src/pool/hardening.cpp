@@ -6,7 +6,12 @@
 #include <sys/auxv.h>
 #include <sys/random.h>
 
+#include <new>
+
 #include "os/diagnostics.hpp"
+#include "pool/layout.hpp"
+#include "pool/sealing.hpp"
+#include "pool/source/page_source.hpp"
 
 namespace secbits::pool {
 
@@ -20,19 +25,38 @@ constinit std::atomic<bool> purged{false};
 
 namespace {
 
-// Outside the pool: an overflow out of a block cannot reach it, and a dump of
-// the pool's pages (which the kernel refuses anyway) would not hold it.
-constinit std::uint64_t canary_secret[2] = {};
+struct CanarySecret {
+  std::uint64_t words[2];
+};
 
-void draw_canary_secret() noexcept {
-  if (::getrandom(canary_secret, sizeof canary_secret, GRND_NONBLOCK) == static_cast<ssize_t>(sizeof canary_secret)) {
+// On a page of its own, outside the pool (an overflow out of a block cannot
+// reach it), read-only and sealed once drawn: a stray write cannot replace
+// it, nor an mprotect or munmap make room for one. Static storage only where
+// no page could be mapped.
+constinit CanarySecret fallback_secret{};
+constinit const CanarySecret* canary_secret = &fallback_secret;
+
+void draw_into(CanarySecret& secret) noexcept {
+  if (::getrandom(secret.words, sizeof secret.words, GRND_NONBLOCK) == static_cast<ssize_t>(sizeof secret.words)) {
     return;
   }
   // Early in boot the entropy pool may not be ready; the 16 random bytes the
   // kernel hands every process at exec are.
   if (const auto* at_random = reinterpret_cast<const void*>(::getauxval(AT_RANDOM))) {
-    std::memcpy(canary_secret, at_random, sizeof canary_secret);
+    std::memcpy(secret.words, at_random, sizeof secret.words);
   }
+}
+
+void draw_canary_secret() noexcept {
+  void* page = nullptr;
+  if (!map_bookkeeping(kPageSize, &page).ok()) {
+    draw_into(fallback_secret);
+    return;
+  }
+  auto* secret = ::new (page) CanarySecret;
+  draw_into(*secret);
+  (void)seal_read_only(page, kPageSize);
+  canary_secret = secret;
 }
 
 [[noreturn]] void fatal_block(const char* what, const void* block, std::size_t usable, const char* extra,
@@ -67,12 +91,15 @@ void note_blocks_purged() noexcept { purged.store(true, std::memory_order_relaxe
 bool blocks_purged() noexcept { return purged.load(std::memory_order_relaxed); }
 
 std::uint64_t canary_at(const void* tail) noexcept {
-  std::uint64_t mixed = (reinterpret_cast<std::uintptr_t>(tail) ^ canary_secret[0]) * 0xff51afd7ed558ccdULL;
-  mixed ^= (mixed >> 33) + canary_secret[1];
+  const CanarySecret& secret = *canary_secret;
+  std::uint64_t mixed = (reinterpret_cast<std::uintptr_t>(tail) ^ secret.words[0]) * 0xff51afd7ed558ccdULL;
+  mixed ^= (mixed >> 33) + secret.words[1];
   mixed *= 0xc4ceb9fe1a85ec53ULL;
   mixed ^= mixed >> 29;
   return mixed | 0x0101010101010101ULL;
 }
+
+const void* canary_secret_location() noexcept { return canary_secret; }
 
 bool is_zero(const void* block, std::size_t bytes) noexcept {
   using Lanes = std::uint64_t __attribute__((vector_size(16)));

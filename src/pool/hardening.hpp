@@ -60,6 +60,9 @@ inline std::size_t request_bytes(std::size_t size) noexcept {
 /// (a string's terminator) never matches.
 std::uint64_t canary_at(const void* tail) noexcept;
 
+/// Where the canary secret lives (its own sealed page, once level 3 started).
+const void* canary_secret_location() noexcept;
+
 /// True if `bytes` bytes at `block` (16-byte aligned, a multiple of 16) are
 /// all zero.
 bool is_zero(const void* block, std::size_t bytes) noexcept;

@@ -6,6 +6,7 @@
 
 #include "pool/source/page_source.hpp"
 #include "pool/fork.hpp"
+#include "pool/sealing.hpp"
 #include "pool/stats.hpp"
 
 namespace secbits::pool {
@@ -49,6 +50,7 @@ ThreadHeap* take_heap_locked() noexcept {
       void* chunk = nullptr;
       if (!map_bookkeeping(kHeapsPerChunk * sizeof(ThreadHeap), &chunk).ok()) return nullptr;
       g_counters.mapping_estimate.fetch_add(1, std::memory_order_relaxed);  // the pool's too
+      seal_for_life(chunk, kHeapsPerChunk * sizeof(ThreadHeap));
       spare_heaps = static_cast<ThreadHeap*>(chunk);
       spare_count = kHeapsPerChunk;
     }

@@ -11,6 +11,7 @@
 #include "pool/invariants.hpp"
 #include "pool/layout.hpp"
 #include "pool/region.hpp"
+#include "pool/sealing.hpp"
 #include "pool/source/page_source.hpp"
 #include "pool/stats.hpp"
 
@@ -222,6 +223,7 @@ bool large_initialise(std::byte* zone_start, std::size_t bytes) noexcept {
   zone = zone_start;
   zone_bytes = bytes;
   records = static_cast<std::atomic<std::uint64_t>*>(table);
+  seal_for_life(table, (bytes >> kMinSpanShift) * sizeof(std::atomic<std::uint64_t>));
   return true;
 }
 
@@ -317,6 +319,19 @@ bool large_resize_in_place(void* pointer, std::size_t size) noexcept {
     page_source().decommit(tail, bytes, locked);
   }
   return true;
+}
+
+void large_wipe_live_blocks() noexcept {
+  if (records == nullptr) return;
+  // Without span_mutex (the interrupted thread may hold it): a live block's
+  // committed pages are read-write until its owner frees it, and a free
+  // wipes them anyway.
+  const std::size_t granules = std::atomic_ref<std::size_t>(bump).load(std::memory_order_relaxed) >> kMinSpanShift;
+  for (std::size_t granule = 0; granule < granules; ++granule) {
+    const std::uint64_t record = records[granule].load(std::memory_order_acquire);
+    if (state_of(record) != kLive || high_of(record) == 0) continue;
+    page_source().wipe(zone + (granule << kMinSpanShift), high_of(record) * kPageSize);
+  }
 }
 
 void large_relock(const char* because) noexcept {

@@ -28,6 +28,9 @@ bool large_resize_in_place(void* pointer, std::size_t size) noexcept;
 /// mappings against the pool's budget, which a new block may need.
 bool large_release_cache() noexcept;
 
+/// Purge's part: zeroes every live block. Async-signal-safe.
+void large_wipe_live_blocks() noexcept;
+
 /// relock_pool's part: every live and cached span.
 void large_relock(const char* because) noexcept;
 /// renew_pool_in_child's part: every live, cached and busy span.

@@ -11,9 +11,12 @@
 #include "os/pages.hpp"
 #include "os/proc.hpp"
 #include "os/secret.hpp"
+#include "os/wipe.hpp"
+#include "pool/death_purge.hpp"
 #include "pool/hardening.hpp"
 #include "pool/large.hpp"
 #include "pool/options.hpp"
+#include "pool/sealing.hpp"
 #include "pool/source/page_source.hpp"
 #include "pool/source/secret_source.hpp"
 #include "pool/stats.hpp"
@@ -164,12 +167,13 @@ bool reserve_range() noexcept {
     return false;
   }
 
+  seal_for_life(bookkeeping, bookkeeping_bytes);
   g_region.slabs = static_cast<Slab*>(bookkeeping);
   g_region.slot_count = slot_count;
   // Leave the other half of vm.max_map_count to the program and its
-  // libraries. Used already: the reservation, the two bookkeeping tables and
-  // the published marker.
-  set_mapping_budget(os::max_map_count() / 2, 4);
+  // libraries. Used already: the reservation, the two bookkeeping tables, the
+  // published marker and the canary secret's page.
+  set_mapping_budget(os::max_map_count() / 2, 5);
   set_cache_releaser(release_region_caches);
   g_region.small_bytes.store(small, std::memory_order_relaxed);
   g_region.total_bytes.store(size, std::memory_order_relaxed);
@@ -195,6 +199,7 @@ bool ensure_initialised() noexcept {
   }
   start_hardening();
   initialised.store(true, std::memory_order_release);
+  start_death_purge();
   return true;
 }
 
@@ -380,6 +385,24 @@ void renew_pool_in_child() noexcept {
     });
   }
   large_renew_in_child();
+}
+
+void wipe_open_slab_pages() noexcept {
+  if (!initialised.load(std::memory_order_acquire)) return;
+  // Read without slab_mutex, which the interrupted thread may hold. A closed
+  // page holds no live block and was wiped before it closed; an open one is
+  // read-write, so a plain memset reaches it unless its owner closes it at
+  // this very moment (the purge then dies on the fault, as the process was
+  // about to).
+  const std::size_t slots = std::atomic_ref<std::size_t>(next_slot).load(std::memory_order_relaxed);
+  for (std::size_t slot = 0; slot < slots; ++slot) {
+    Slab& slab = g_region.slabs[slot];
+    if (!std::atomic_ref<bool>(slab.committed).load(std::memory_order_acquire)) continue;
+    for_each_run(std::atomic_ref<std::uint32_t>(slab.open_pages).load(std::memory_order_relaxed),
+                 [&](std::uint32_t, std::size_t first, std::size_t count) {
+                   os::secure_wipe(slab.base + first * kPageSize, count * kPageSize);
+                 });
+  }
 }
 
 void region_prepare_fork() noexcept { slab_mutex.lock(); }

@@ -74,6 +74,10 @@ void renew_pool_in_child() noexcept;
 /// visible, and relocks it itself if a munlockall may have missed it.
 os::Status unlock_all_but_the_pool() noexcept;
 std::uint64_t lock_epoch() noexcept;
+
+/// Purge's part: zeroes every open page of every committed slab, live blocks
+/// and all. Async-signal-safe: no lock, no allocation.
+void wipe_open_slab_pages() noexcept;
 void keep_locked(std::uint64_t epoch_before, void* pages, std::size_t bytes) noexcept;
 
 }  // namespace secbits::pool

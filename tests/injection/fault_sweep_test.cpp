@@ -52,7 +52,7 @@ constexpr std::size_t kSweptCallsPerOperation = 24;
 
 const char* name_of(Operation operation) {
   static constexpr const char* kNames[] = {"reserve", "map-bookkeeping", "map-guarded", "return-to-reservation",
-                                           "mprotect", "madvise", "mlock", "mlock2", "memfd-secret"};
+                                           "mprotect", "madvise", "mlock", "mlock2", "memfd-secret", "mseal"};
   static_assert(std::size(kNames) == static_cast<std::size_t>(Operation::Count));
   return kNames[static_cast<unsigned>(operation)];
 }

@@ -42,11 +42,17 @@ secbits_api=(
   _ZN7secbits15set_lock_policyENS_10LockPolicyE _ZN7secbits19set_page_protectionENS_14PageProtectionE
   _ZN7secbits15set_page_sourceENS_10PageSourceE _ZN7secbits11page_sourceEv
   secbits_set_hardening secbits_get_hardening _ZN7secbits13set_hardeningEj _ZN7secbits9hardeningEv
+  secbits_purge secbits_set_purge_signals secbits_get_purge_signals _ZN7secbits5purgeEv
+  _ZN7secbits17set_purge_signalsENS_12PurgeSignalsE _ZN7secbits13purge_signalsEv
+  secbits_sealed_mappings _ZN7secbits15sealed_mappingsEv
 )
 expected+=("${secbits_api[@]}")
 # The memory calls that would otherwise unlock the pool or let it be dumped
 # (preload/memory_calls.cpp).
 expected+=(munlock munlockall madvise)
+# The signal calls, so that a program's own handler for a signal the purge is
+# on runs behind it (preload/signal_exports.cpp).
+expected+=(sigaction signal bsd_signal sysv_signal __sysv_signal)
 
 # nm prints "ADDRESS TYPE NAME"; a versioned name would read NAME@VERSION,
 # which must not pass for NAME, so the name is compared whole.

@@ -36,7 +36,10 @@ missing = [key for key in counters if not isinstance(stats.get(key), int) or sta
 assert not missing, ("missing or not counts", missing)
 assert stats["source"] in ("anonymous", "secret"), stats
 assert stats["hardening"] in (0, 1, 2, 3), stats
-assert set(stats) == set(counters) | {"event", "pid", "mode", "source", "hardening"}, stats
+# -1 where the kernel has no mseal; in mode all the pool has sealed its tables by exit.
+assert isinstance(stats["sealed_mappings"], int) and stats["sealed_mappings"] >= -1, stats
+assert sys.argv[2] != "all" or stats["sealed_mappings"] != 0, stats
+assert set(stats) == set(counters) | {"event", "pid", "mode", "source", "hardening", "sealed_mappings"}, stats
 # The heap of any program holds something at exit, in the pool (all) or in jemalloc (tagged).
 assert stats["bytes_committed" if sys.argv[2] == "all" else "fallback_bytes_in_use"] > 0, stats
 ' "$1" "$2" 2>&1
@@ -69,6 +72,16 @@ expect "SECBITS_HARDEN=7: reported once, with the value and the choices; level 2
    grep -qF "secbits: SECBITS_HARDEN=\"7\" is not one of 0|1|2|3; using \"2\"" <<<"$output" &&
    grep -qF "\"hardening\":2," <<<"$output"' "$output"
 
+output=$(SECBITS_HARDEN=0 stats_of 1)
+expect "SECBITS_STATS=1: the text line says what is sealed" \
+  'grep -qE ", (sealed mappings [1-9][0-9]*|sealing absent \(no mseal in this kernel\))" <<<"$output"' "$output"
+output=$(SECBITS_PURGE=sometimes stats_of 0 --verbose)
+expect "SECBITS_PURGE=sometimes: reported once, with the value and the choices; purge on fatal signals" \
+  '[[ $(grep -c "SECBITS_PURGE" <<<"$output") -eq 1 ]] &&
+   grep -qF "secbits: SECBITS_PURGE=\"sometimes\" is not one of fatal|all|off; using \"fatal\"" <<<"$output" &&
+   grep -qF "; purge on fatal signals" <<<"$output"' "$output"
+output=$(stats_of 0 --verbose --purge all)
+expect "secbits-run --purge all: the start-up line says so" 'grep -qF "; purge on fatal and termination signals" <<<"$output"' "$output"
 output=$(stats_of 1)
 expect "SECBITS_STATS=1: the text line" \
   '[[ $(wc -l <<<"$output") -eq 1 ]] && grep -qE "^secbits: stats: in use [0-9]+ bytes \(peak [0-9]+\), committed" <<<"$output"' \
