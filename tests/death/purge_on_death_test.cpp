@@ -4,19 +4,26 @@
 // of it through /proc/PID/mem, including pages that are PROT_NONE or left
 // out of core dumps, which is more than a core file would hold, and looks
 // for each secret. With the purge off the same secrets are found: the test
-// can fail.
+// can fail. Where the kernel writes core files into the working directory
+// (core_pattern "core"), the subject dumps one there, and it is searched too.
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "support/command.hpp"
 #include "support/smaps.hpp"
 
 extern char** environ;
@@ -32,7 +39,32 @@ struct Death {
   std::string stderr_text;
   std::size_t secrets = 0;        // how many the subject reported
   std::size_t secrets_found = 0;  // how many of them were still in its memory as it exited
+  bool core_written = false;      // a core file in its working directory
+  std::size_t secrets_in_core = 0;
 };
+
+/// Whether this kernel writes a process's core file as "core" (or
+/// "core.PID") in its working directory, rather than to a helper program.
+bool cores_land_in_working_directory() {
+  std::ifstream pattern("/proc/sys/kernel/core_pattern");
+  std::string line;
+  return std::getline(pattern, line) && line == "core";
+}
+
+/// The contents of the first file named core* in `directory`, if any.
+std::optional<std::string> core_file_in(const std::string& directory) {
+  DIR* entries = ::opendir(directory.c_str());
+  if (entries == nullptr) return std::nullopt;
+  std::optional<std::string> contents;
+  while (const dirent* entry = ::readdir(entries)) {
+    if (std::strncmp(entry->d_name, "core", 4) != 0) continue;
+    std::ifstream file(directory + "/" + entry->d_name, std::ios::binary);
+    contents.emplace(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+    break;
+  }
+  ::closedir(entries);
+  return contents;
+}
 
 std::string read_all(int fd) {
   std::string text;
@@ -88,9 +120,12 @@ Death run_subject(const std::vector<std::string>& arguments, bool preload, const
   for (std::string& entry : environment) envp.push_back(entry.data());
   envp.push_back(nullptr);
 
+  const secbits::test::TemporaryDirectory working_directory;
   const pid_t pid = ::fork();
   if (pid < 0) std::abort();
   if (pid == 0) {
+    const rlimit unlimited_core = {RLIM_INFINITY, RLIM_INFINITY};
+    if (::setrlimit(RLIMIT_CORE, &unlimited_core) != 0 || ::chdir(working_directory.path().c_str()) != 0) ::_exit(126);
     ::dup2(secrets_pipe[1], 3);
     ::dup2(stderr_pipe[1], STDERR_FILENO);
     for (const int fd : {secrets_pipe[0], secrets_pipe[1], stderr_pipe[0], stderr_pipe[1]}) {
@@ -106,6 +141,7 @@ Death run_subject(const std::vector<std::string>& arguments, bool preload, const
   // what it wrote without waiting for an end of file that has not come yet.
   ::fcntl(secrets_pipe[0], F_SETFL, O_NONBLOCK);
   Death death;
+  std::vector<std::string> secrets;
   int status = 0;
   ::waitpid(pid, &status, 0);  // the stop after execve
   ::ptrace(PTRACE_SETOPTIONS, pid, nullptr, reinterpret_cast<void*>(PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL));
@@ -115,10 +151,13 @@ Death run_subject(const std::vector<std::string>& arguments, bool preload, const
     if (WIFEXITED(status) || WIFSIGNALED(status)) break;
     if (!WIFSTOPPED(status)) continue;
     if ((status >> 8) == (SIGTRAP | (PTRACE_EVENT_EXIT << 8))) {
-      const std::string secrets = read_all(secrets_pipe[0]);
-      death.secrets = secrets.size() / kSecretBytes;
-      for (std::size_t i = 0; i < death.secrets; ++i) {
-        if (in_memory_of(pid, secrets.substr(i * kSecretBytes, kSecretBytes))) ++death.secrets_found;
+      const std::string written = read_all(secrets_pipe[0]);
+      for (std::size_t at = 0; at + kSecretBytes <= written.size(); at += kSecretBytes) {
+        secrets.push_back(written.substr(at, kSecretBytes));
+      }
+      death.secrets = secrets.size();
+      for (const std::string& secret : secrets) {
+        if (in_memory_of(pid, secret)) ++death.secrets_found;
       }
       ::ptrace(PTRACE_CONT, pid, nullptr, nullptr);
       continue;
@@ -134,6 +173,12 @@ Death run_subject(const std::vector<std::string>& arguments, bool preload, const
   } else if (WIFSIGNALED(status)) {
     death.term_signal = WTERMSIG(status);
   }
+  if (const std::optional<std::string> core = core_file_in(working_directory.path())) {
+    death.core_written = true;
+    for (const std::string& secret : secrets) {
+      if (core->find(secret) != std::string::npos) ++death.secrets_in_core;
+    }
+  }
   return death;
 }
 
@@ -147,11 +192,20 @@ const FatalSignal kFatalSignals[] = {{"segv", SIGSEGV}, {"bus", SIGBUS}, {"ill",
 
 class EveryFatalSignal : public testing::TestWithParam<FatalSignal> {};
 
+/// The core file, where the kernel writes one beside the process, holds
+/// none of the secrets either.
+void expect_clean_core(const Death& death) {
+  if (!cores_land_in_working_directory()) return;
+  EXPECT_TRUE(death.core_written) << death.stderr_text;
+  EXPECT_EQ(death.secrets_in_core, 0u);
+}
+
 TEST_P(EveryFatalSignal, InterposerWipesEveryLiveBlockBeforeTheProcessDies) {
   const Death death = run_subject({"malloc", "none", GetParam().trigger}, true);
   EXPECT_EQ(death.term_signal, GetParam().signal) << death.stderr_text;
   EXPECT_EQ(death.secrets, 2u) << death.stderr_text;
   EXPECT_EQ(death.secrets_found, 0u) << death.stderr_text;
+  expect_clean_core(death);
 }
 
 TEST_P(EveryFatalSignal, LibraryWipesItsBlocksAndSecMemBeforeTheProcessDies) {
@@ -159,6 +213,7 @@ TEST_P(EveryFatalSignal, LibraryWipesItsBlocksAndSecMemBeforeTheProcessDies) {
   EXPECT_EQ(death.term_signal, GetParam().signal) << death.stderr_text;
   EXPECT_EQ(death.secrets, 3u) << death.stderr_text;
   EXPECT_EQ(death.secrets_found, 0u) << death.stderr_text;
+  expect_clean_core(death);
 }
 
 INSTANTIATE_TEST_SUITE_P(Signals, EveryFatalSignal, testing::ValuesIn(kFatalSignals),
