@@ -15,9 +15,9 @@
 // two of the blocks' addresses (the slot the block takes in its slab, canary
 // included); committed_per_block: growth of the pool's committed bytes over
 // the kCount blocks, divided by kCount (slab pages included). The blocks of
-// one size are freed before the next size, and the pool keeps emptied slabs
-// committed for a while, so committed_per_block can read low after a larger
-// size; sizes are measured in the order given.
+// one size are freed before the next, but the pool keeps emptied slabs
+// committed for reuse, so after the first size committed_per_block can read
+// low: bench/hardening.sh runs one size per process.
 #include <secbits/secbits.h>
 
 #include <algorithm>
