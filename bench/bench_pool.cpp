@@ -22,6 +22,12 @@
 // (a/secbits_c_secret/16), so that scripts/bench.sh can run the binary twice,
 // anonymous then secret, and pool_report.py merge the two JSON files.
 //
+// SECBITS_BENCH_HARDENING=0|1|2|3 (environment) sets the pool's hardening
+// level (secbits_set_hardening) before its first allocation: the level is
+// fixed per process too, so bench/hardening.sh runs the binary once per level,
+// the levels alternated. Unset: the pool's default. The level is in the JSON
+// context (secbits_hardening) and in the stats line at the end.
+//
 // This binary links jemalloc, whose libjemalloc.so exports malloc and free: it
 // is the malloc of the whole process here (Google Benchmark, libcrypto, Botan
 // and libsecbits included). glibc's allocator is therefore measured through
@@ -381,9 +387,28 @@ bool take_source_option(int& argc, char** argv) {
   return true;
 }
 
+/// SECBITS_BENCH_HARDENING=N: secbits_set_hardening(N) before the pool's
+/// first allocation. False (and a message) if the value is not a level or the
+/// pool refuses it.
+bool take_hardening_variable() {
+  const char* wanted = std::getenv("SECBITS_BENCH_HARDENING");
+  if (wanted == nullptr || wanted[0] == '\0') return true;
+  if (wanted[0] < '0' || wanted[0] > '9' || wanted[1] != '\0') {
+    std::fprintf(stderr, "secbits_pool_bench: SECBITS_BENCH_HARDENING must be 0, 1, 2 or 3, not '%s'\n", wanted);
+    return false;
+  }
+  if (secbits_set_hardening(wanted[0] - '0') != 0) {
+    std::fprintf(stderr, "secbits_pool_bench: secbits_set_hardening(%s) failed: %s\n", wanted,
+                 std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (!take_hardening_variable()) return 1;
   if (!take_source_option(argc, argv)) return 1;
   // What the pool will use (auto resolved), before anything is registered.
   const secbits_page_source source = secbits_get_page_source();
@@ -406,6 +431,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("batch_objects_per_thread", std::to_string(kBatch));
   benchmark::AddCustomContext("process_malloc", "jemalloc (glibc measured via __libc_malloc/__libc_free)");
   benchmark::AddCustomContext("secbits_page_source", source_name(source));
+  benchmark::AddCustomContext("secbits_hardening", std::to_string(secbits_get_hardening()));
 
   register_all(/*secbits_only=*/secret);
   benchmark::Initialize(&argc, argv);
@@ -417,8 +443,9 @@ int main(int argc, char** argv) {
   secbits_stats(&stats);
   std::fprintf(stderr,
                "secbits pool after the run: committed %zu B, locked %zu B, unlocked %zu B, lock failures %zu, "
-               "slabs %zu, vmas %zu, protection flips %zu, flips skipped %zu, page source %s\n",
+               "slabs %zu, vmas %zu, protection flips %zu, flips skipped %zu, page source %s, hardening level %d\n",
                stats.bytes_committed, stats.bytes_locked, stats.bytes_unlocked, stats.lock_failures, stats.slabs,
-               stats.vmas, stats.protection_flips, stats.flips_skipped, source_name(secbits_get_page_source()));
+               stats.vmas, stats.protection_flips, stats.flips_skipped, source_name(secbits_get_page_source()),
+               secbits_get_hardening());
   return 0;
 }

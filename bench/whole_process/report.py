@@ -16,8 +16,12 @@ import statistics
 import sys
 from pathlib import Path
 
-CONFIGS = ["glibc", "jemalloc", "secbits-all", "secbits-tagged"]
-SHORT = {"glibc": "glibc", "jemalloc": "jemalloc", "secbits-all": "all", "secbits-tagged": "tagged"}
+# secbits-all-hN: secbits-run --mode all --harden N (bench/hardening.sh); no
+# ratios or targets of their own here (bench/hardening_report.py has them).
+HARDENED = [f"secbits-all-h{level}" for level in range(4)]
+CONFIGS = ["glibc", "jemalloc", "secbits-all", "secbits-tagged"] + HARDENED
+SHORT = {"glibc": "glibc", "jemalloc": "jemalloc", "secbits-all": "all", "secbits-tagged": "tagged",
+         **{c: f"all-h{c[-1]}" for c in HARDENED}}
 WORKLOADS = ["larson", "prodcons", "churn", "realloc_grow", "mstress", "python", "sqlite", "gcc"]
 # (numerator, denominator): the ratios the issue asks for.
 RATIOS = [

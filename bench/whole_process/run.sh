@@ -13,7 +13,10 @@
 #   --out DIR       where results.csv, meta.txt, table.md and the outputs go
 #                   (default: $WP_BUILD/whole_process/results-<date>)
 #   --workloads     a subset of: larson prodcons churn realloc_grow mstress python sqlite gcc
-#   --configs       a subset of: glibc jemalloc secbits-all secbits-tagged
+#   --configs       a subset of: glibc jemalloc secbits-all secbits-tagged, and
+#                   secbits-all-h0 .. secbits-all-h3 (secbits-run --mode all
+#                   --harden N; secbits-all is the default level, 2); default:
+#                   the first four
 #   --timeout S     a run taking longer is killed and reported as a failure (default 300)
 #   --no-build      use the builds in $WP_BUILD as they are
 #
@@ -37,9 +40,9 @@ out=""
 timeout_s=300
 do_build=1
 all_workloads=(larson prodcons churn realloc_grow mstress python sqlite gcc)
-all_configs=(glibc jemalloc secbits-all secbits-tagged)
+all_configs=(glibc jemalloc secbits-all secbits-tagged secbits-all-h0 secbits-all-h1 secbits-all-h2 secbits-all-h3)
 workloads=("${all_workloads[@]}")
-configs=("${all_configs[@]}")
+configs=("${all_configs[@]:0:4}")
 jemalloc=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 
 die() { echo "whole_process: $*" >&2; exit 1; }
@@ -52,7 +55,7 @@ while (($# > 0)); do
     --configs) IFS=, read -r -a configs <<<"$2"; shift ;;
     --timeout) timeout_s=$2; shift ;;
     --no-build) do_build=0 ;;
-    -h | --help) sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,32p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
   shift
@@ -69,6 +72,7 @@ done
 
 # Nothing of the caller's allocator settings may leak into the runs.
 unset LD_PRELOAD MALLOC_CONF SECBITS_MODE SECBITS_LOCK SECBITS_PROTECT SECBITS_STATS SECBITS_VERBOSE \
+  SECBITS_HARDEN SECBITS_SOURCE \
   PYTHONMALLOC PYTHONHASHSEED GLIBC_TUNABLES MALLOC_ARENA_MAX MALLOC_TOP_PAD_ MALLOC_TRIM_THRESHOLD_ || true
 
 if ((do_build)); then
@@ -121,6 +125,7 @@ config_prefix() {
     jemalloc) echo "env LD_PRELOAD=$jemalloc" ;;
     secbits-all) echo "$secbits_run --mode all" ;;
     secbits-tagged) echo "$secbits_run --mode tagged" ;;
+    secbits-all-h[0-3]) echo "$secbits_run --mode all --harden ${1#secbits-all-h}" ;;
   esac
 }
 
