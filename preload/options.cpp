@@ -94,7 +94,7 @@ struct Option {
   const char* (*fallback)(const Options& options) noexcept;
 };
 
-static_assert(pool::kDefaultHardening == 2, "SECBITS_HARDEN's fallback below names the default");
+static_assert(pool::kDefaultHardening == 1, "SECBITS_HARDEN's fallback below names the default");
 
 // Read in this order: the lock policy's default depends on the mode.
 constexpr Option kOptions[] = {
@@ -103,7 +103,7 @@ constexpr Option kOptions[] = {
      [](const Options& options) noexcept { return options.mode == Mode::Tagged ? "strict" : "degrade"; }},
     {"SECBITS_PROTECT", "cached|eager|none", parse_protect, [](const Options&) noexcept { return "cached"; }},
     {"SECBITS_SOURCE", "anonymous|secret|auto", parse_source, [](const Options&) noexcept { return "anonymous"; }},
-    {"SECBITS_HARDEN", "0|1|2|3", parse_hardening, [](const Options&) noexcept { return "2"; }},
+    {"SECBITS_HARDEN", "0|1|2|3", parse_hardening, [](const Options&) noexcept { return "1"; }},
     {"SECBITS_PURGE", "fatal|all|off", parse_purge, [](const Options&) noexcept { return "fatal"; }},
     {"SECBITS_STATS", "1|0|json", parse_stats, [](const Options&) noexcept { return "0"; }},
     {"SECBITS_VERBOSE", "1|0", parse_verbose, [](const Options&) noexcept { return "0"; }},

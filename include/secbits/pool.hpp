@@ -33,7 +33,7 @@ SECBITS_API void set_page_source(PageSource source);
 /// The source the pool uses (Anonymous or Secret once it exists; before, the
 /// one asked for, perhaps Auto).
 SECBITS_API PageSource page_source() noexcept;
-/// The hardening level, 0 to 3 (default 2): which of the program's own
+/// The hardening level, 0 to 3 (default 1): which of the program's own
 /// memory bugs the pool catches (README, "Hardening levels"). Before the
 /// pool's first allocation only; throws secbits::Error: EINVAL above 3, EBUSY
 /// once the pool runs at another level.

@@ -102,7 +102,7 @@ SECBITS_C_API int secbits_set_page_source(enum secbits_page_source source);
 /** The source the pool uses; before its first allocation, the one asked for
  * (AUTO is resolved then). */
 SECBITS_C_API enum secbits_page_source secbits_get_page_source(void);
-/** The hardening level (0 to 3, default 2; see README "Hardening levels"):
+/** The hardening level (0 to 3, default 1; see README "Hardening levels"):
  * which of the program's own memory bugs the pool catches. Before the pool's
  * first allocation: its blocks are laid out for one level. 0, or -1 with
  * errno: EINVAL for a level above 3, EBUSY once the pool runs at another. */

@@ -20,7 +20,10 @@
 namespace secbits::pool {
 
 inline constexpr unsigned kMaxHardening = 3;
-inline constexpr unsigned kDefaultHardening = 2;
+// The strongest level whose measured cost fits the pool's speed targets
+// (bench/README.md, "Hardening levels: what each costs"): level 2's checks
+// cost 1.85x level 0 on pattern a, past its 2x-jemalloc target.
+inline constexpr unsigned kDefaultHardening = 1;
 inline constexpr std::size_t kCanaryBytes = 8;
 inline constexpr std::uint32_t kQuarantineSlots = 16;
 

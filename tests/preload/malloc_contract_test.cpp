@@ -200,7 +200,7 @@ TEST_F(Preloaded, EveryAllocationFunctionResolvesToTheInterposer) {
   for (const char* name : kCxxNames) EXPECT_TRUE(is_interposer(defining_object(name))) << name << " -> " << defining_object(name);
 }
 
-// Hardening level 1 and up (the default is 2): a zero-size block is a unique
+// Hardening level 1 and up (the default): a zero-size block is a unique
 // address on a page that is never opened, so a read or write through it
 // faults instead of reaching a neighbour's bytes.
 TEST_F(Preloaded, MallocZeroReturnsDistinctBlocksThatFaultOnAnyAccess) {

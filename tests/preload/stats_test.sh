@@ -61,16 +61,16 @@ $output"
 # The hardening level the pool runs at: the default, the one asked for, and a
 # bad value said once with the default used instead.
 output=$(stats_of json)
-expect "SECBITS_HARDEN unset: the statistics say level 2" 'grep -qF "\"hardening\":2," <<<"$output"' "$output"
+expect "SECBITS_HARDEN unset: the statistics say level 1" 'grep -qF "\"hardening\":1," <<<"$output"' "$output"
 output=$(SECBITS_HARDEN=3 stats_of json)
 expect "SECBITS_HARDEN=3: the statistics say level 3" 'grep -qF "\"hardening\":3," <<<"$output"' "$output"
 output=$(SECBITS_HARDEN=0 stats_of 1)
 expect "SECBITS_HARDEN=0: the text line says level 0" 'grep -qF ", hardening level 0" <<<"$output"' "$output"
 output=$(SECBITS_HARDEN=7 stats_of json)
-expect "SECBITS_HARDEN=7: reported once, with the value and the choices; level 2 used" \
+expect "SECBITS_HARDEN=7: reported once, with the value and the choices; level 1 used" \
   '[[ $(grep -c "SECBITS_HARDEN" <<<"$output") -eq 1 ]] &&
-   grep -qF "secbits: SECBITS_HARDEN=\"7\" is not one of 0|1|2|3; using \"2\"" <<<"$output" &&
-   grep -qF "\"hardening\":2," <<<"$output"' "$output"
+   grep -qF "secbits: SECBITS_HARDEN=\"7\" is not one of 0|1|2|3; using \"1\"" <<<"$output" &&
+   grep -qF "\"hardening\":1," <<<"$output"' "$output"
 
 output=$(SECBITS_HARDEN=0 stats_of 1)
 expect "SECBITS_STATS=1: the text line says what is sealed" \
