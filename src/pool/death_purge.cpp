@@ -190,6 +190,8 @@ void apply(PurgeSignals signals) noexcept {
 
 }  // namespace
 
+void death_purge_child_after_fork() noexcept { writer.clear(std::memory_order_release); }
+
 void set_purge_signals(PurgeSignals signals) noexcept {
   chosen.store(signals, std::memory_order_relaxed);
   started.store(true, std::memory_order_relaxed);

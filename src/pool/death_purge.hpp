@@ -34,4 +34,9 @@ void start_death_purge() noexcept;
 /// program sets another action.
 bool adopt_program_action(int signal, const struct sigaction* action, struct sigaction* old) noexcept;
 
+/// In a forked child: the lock on the actions may have been held by a thread
+/// of the parent that the child does not have. Its half-written copy of an
+/// action is never the current one, so the lock can simply be let go.
+void death_purge_child_after_fork() noexcept;
+
 }  // namespace secbits::pool

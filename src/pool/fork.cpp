@@ -3,6 +3,7 @@
 #include <atomic>
 #include <pthread.h>
 
+#include "pool/death_purge.hpp"
 #include "pool/region.hpp"
 
 namespace secbits::pool {
@@ -29,6 +30,7 @@ void parent() {
 }
 
 void child() {
+  death_purge_child_after_fork();
   large_child_after_fork();
   region_child_after_fork();
   zero_size_child_after_fork();

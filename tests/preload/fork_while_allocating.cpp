@@ -1,9 +1,12 @@
 // fork() 200 times while three other threads allocate and free without
-// pause, under the interposer. A lock the pool holds in another thread at
-// the moment of fork (slab cache, large spans, heap registry) would be held
-// forever in the child, whose first allocation would then hang: each child
-// allocates and frees (small, large, C++), checks now and then that its new
-// blocks are locked again, and _exit(0)s; the parent waits for each.
+// pause and a fourth sets signal handlers (which the interposer keeps behind
+// its purge on death, under a lock of its own), under the interposer. A lock
+// the pool holds in another thread at the moment of fork (slab cache, large
+// spans, heap registry, the signal actions) would be held forever in the
+// child, whose first allocation or sigaction would then hang: each child
+// sets a handler, as a spawned child resetting its signals does, allocates
+// and frees (small, large, C++), checks now and then that its new blocks are
+// locked again, and _exit(0)s; the parent waits for each.
 // A hang fails the test: each child has an alarm, the parent too, and CTest
 // a timeout. Exit status 0 if every child exited with 0.
 #include <sys/wait.h>
@@ -51,9 +54,25 @@ void allocate_without_pause(unsigned seed) {
   g_thread_operations.fetch_add(operations);
 }
 
+void on_fault(int) {}
+
+void set_handlers_without_pause() {
+  struct sigaction handled = {};
+  handled.sa_handler = on_fault;
+  struct sigaction fallback = {};
+  fallback.sa_handler = SIG_DFL;
+  while (!g_stop.load(std::memory_order_relaxed)) {
+    ::sigaction(SIGSEGV, &handled, nullptr);
+    ::sigaction(SIGSEGV, &fallback, nullptr);
+  }
+}
+
 /// The child's work: any lock left held by the fork hangs it here.
 int child(int round) {
   ::alarm(20);  // alarms are not inherited: the child needs its own
+  struct sigaction fallback = {};
+  fallback.sa_handler = SIG_DFL;
+  if (::sigaction(SIGSEGV, &fallback, nullptr) != 0) return 5;
   std::vector<void*> blocks;
   for (std::size_t size : {16, 100, 1000, 5000, 16384, 40000, 300000}) {
     auto* block = static_cast<unsigned char*>(std::malloc(size));
@@ -81,6 +100,7 @@ int main() {
   if (!secbits::preload_test::malloc_is_interposed()) return 1;
   std::vector<std::thread> threads;
   for (int i = 0; i < kAllocatingThreads; ++i) threads.emplace_back(allocate_without_pause, static_cast<unsigned>(i));
+  threads.emplace_back(set_handlers_without_pause);
   int failures = 0;
   for (int round = 0; round < kForks; ++round) {
     const pid_t pid = ::fork();
@@ -99,7 +119,7 @@ int main() {
       std::fprintf(stderr, "FAILED: child %d killed by %s%s\n", round, strsignal(WTERMSIG(status)),
                    WTERMSIG(status) == SIGALRM ? " (it hung: a lock held across fork?)" : "");
     } else {
-      std::fprintf(stderr, "FAILED: child %d exited with %d (2: no memory, 3: bad content, 4: not locked)\n", round,
+      std::fprintf(stderr, "FAILED: child %d exited with %d (2: no memory, 3: bad content, 4: not locked, 5: sigaction failed)\n", round,
                    WEXITSTATUS(status));
     }
   }
