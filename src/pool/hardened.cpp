@@ -46,17 +46,12 @@ unsigned next_start(ThreadHeap& heap) noexcept {
 }
 
 /// Back to its slab: the block left the quarantine.
-void release_quarantined(ThreadHeap& heap, void* block) noexcept {
-  const std::uintptr_t offset =
-      reinterpret_cast<std::uintptr_t>(block) - g_region.base.load(std::memory_order_relaxed);
-  Slab& slab = g_region.slabs[offset >> kSlotShift];
-  const std::size_t in_slab = static_cast<std::size_t>(static_cast<std::byte*>(block) - slab.base);
-  const std::uint32_t index = slab.block_at(in_slab);
+[[gnu::always_inline]] inline void release_quarantined(ThreadHeap& heap, Slab& slab, std::uint32_t index) noexcept {
   const std::uint32_t word = index >> 6;
   slab.quarantine_bits[word].store(
       slab.quarantine_bits[word].load(std::memory_order_relaxed) & ~(std::uint64_t{1} << (index & 63)),
       std::memory_order_relaxed);
-  return_block(slab, heap, index, in_slab, true);
+  return_block(slab, heap, index, std::size_t{index} * slab.block_size, true);
 }
 
 /// Whether a request of `size` bytes aligned to `alignment` (0: any the
@@ -120,18 +115,18 @@ void free_local_hardened(Slab& slab, ThreadHeap& heap, void* pointer) noexcept {
   slab.quarantine_bits[word].store(
       slab.quarantine_bits[word].load(std::memory_order_relaxed) | (std::uint64_t{1} << (index & 63)),
       std::memory_order_relaxed);
-  void*& slot = heap.quarantine[heap.quarantine_next];
+  ThreadHeap::QuarantinedBlock& slot = heap.quarantine[heap.quarantine_next];
   heap.quarantine_next = (heap.quarantine_next + 1) % kQuarantineSlots;
-  void* oldest = slot;
-  slot = pointer;
-  if (oldest != nullptr) release_quarantined(heap, oldest);
+  const ThreadHeap::QuarantinedBlock oldest = slot;
+  slot = {&slab, index};
+  if (oldest.slab != nullptr) release_quarantined(heap, *oldest.slab, oldest.index);
 }
 
 void flush_quarantine(ThreadHeap& heap) noexcept {
-  for (void*& slot : heap.quarantine) {
-    void* block = slot;
-    slot = nullptr;
-    if (block != nullptr) release_quarantined(heap, block);
+  for (ThreadHeap::QuarantinedBlock& slot : heap.quarantine) {
+    const ThreadHeap::QuarantinedBlock block = slot;
+    slot = {};
+    if (block.slab != nullptr) release_quarantined(heap, *block.slab, block.index);
   }
 }
 

@@ -101,26 +101,6 @@ std::uint64_t canary_at(const void* tail) noexcept {
 
 const void* canary_secret_location() noexcept { return canary_secret; }
 
-bool is_zero(const void* block, std::size_t bytes) noexcept {
-  using Lanes = std::uint64_t __attribute__((vector_size(16)));
-  const auto* bytes_in = static_cast<const unsigned char*>(block);
-  // Blocks are whole multiples of 16 bytes; two lanes a round for the rest.
-  Lanes seen{};
-  std::size_t offset = 0;
-  if ((bytes & 16) != 0) {
-    std::memcpy(&seen, bytes_in, sizeof seen);
-    offset = 16;
-  }
-  for (; offset < bytes; offset += 2 * sizeof(Lanes)) {
-    Lanes first;
-    Lanes second;
-    std::memcpy(&first, bytes_in + offset, sizeof first);
-    std::memcpy(&second, bytes_in + offset + sizeof first, sizeof second);
-    seen |= first | second;
-  }
-  return (seen[0] | seen[1]) == 0;
-}
-
 void heap_overflow(const void* block, std::size_t usable) noexcept {
   fatal_block("heap overflow detected", block, usable, nullptr, 0);
 }

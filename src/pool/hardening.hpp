@@ -67,8 +67,30 @@ std::uint64_t canary_at(const void* tail) noexcept;
 const void* canary_secret_location() noexcept;
 
 /// True if `bytes` bytes at `block` (16-byte aligned, a multiple of 16) are
-/// all zero.
-bool is_zero(const void* block, std::size_t bytes) noexcept;
+/// all zero. Inline: every allocation at level 2 calls it, mostly on blocks
+/// of a few lanes.
+inline bool is_zero(const void* block, std::size_t bytes) noexcept {
+  // Blocks are 16-byte aligned and whole multiples of 16 bytes: aligned
+  // 16-byte loads that fold into the OR instructions, four chains at a time
+  // so that they do not wait on one another.
+  using Lanes = std::uint64_t __attribute__((vector_size(16), may_alias));
+  const auto* lanes = static_cast<const Lanes*>(__builtin_assume_aligned(block, 16));
+  const std::size_t count = bytes / sizeof(Lanes);
+  Lanes first{};
+  Lanes second{};
+  Lanes third{};
+  Lanes fourth{};
+  std::size_t lane = 0;
+  for (; lane + 4 <= count; lane += 4) {
+    first |= lanes[lane];
+    second |= lanes[lane + 1];
+    third |= lanes[lane + 2];
+    fourth |= lanes[lane + 3];
+  }
+  for (; lane < count; ++lane) first |= lanes[lane];
+  first |= second | third | fourth;
+  return (first[0] | first[1]) == 0;
+}
 
 /// One line naming the block, and abort.
 [[noreturn, gnu::cold]] void heap_overflow(const void* block, std::size_t usable) noexcept;

@@ -26,8 +26,14 @@ struct ThreadHeap {
   Slab* pending = nullptr;           // slabs with pages waiting to be closed
   std::uint32_t pending_pages = 0;
   // Blocks freed and wiped but not yet free (hardening level 2 and up): the
-  // oldest goes back to its slab when a new one comes in.
-  void* quarantine[kQuarantineSlots] = {};
+  // oldest goes back to its slab when a new one comes in. Kept as slab and
+  // index, as the free found them: the slab cannot go while one of its
+  // blocks waits here (the block still counts as live in it).
+  struct QuarantinedBlock {
+    Slab* slab;
+    std::uint32_t index;
+  };
+  QuarantinedBlock quarantine[kQuarantineSlots] = {};
   std::uint32_t quarantine_next = 0;
   std::uint64_t random_state = 0;    // which free block to hand out (level 3)
   std::atomic<std::int64_t> bytes_in_use{0};  // written by the owner only; may go negative (remote frees)

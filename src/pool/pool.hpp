@@ -140,15 +140,25 @@ inline void free_local(Slab& slab, ThreadHeap& heap, void* pointer) noexcept {
 
 /// `size` zeroed bytes, 16-byte aligned; null with errno ENOMEM on failure.
 /// Size 0 takes the slow path (wrapping below), where hardening level 1 and
-/// up hand out a block that faults on any access.
+/// up hand out a block that faults on any access. Level 2's check stays on
+/// this inline path (an out-of-line call cost more than the check at small
+/// sizes); level 3's canaries change the class a size takes, and go out of
+/// line from the start.
 inline void* allocate(std::size_t size) noexcept {
-  if (g_hardened.load(std::memory_order_relaxed)) [[unlikely]] return allocate_hardened(size, kDefaultAlignment);
+  if (g_canaries.load(std::memory_order_relaxed)) [[unlikely]] return allocate_hardened(size, kDefaultAlignment);
   ThreadHeap* heap = tl_heap;
   if (heap != nullptr && size - 1 < kMaxSmallSize) [[likely]] {
     if (Slab* slab = heap->classes[class_of(size)].current) [[likely]] {
-      if (void* block = take_block(*slab, *heap)) [[likely]] return block;
+      if (void* block = take_block(*slab, *heap)) [[likely]] {
+        // Wiped when it was freed: anything but zeros is a write after free.
+        if (g_hardened.load(std::memory_order_relaxed) && !is_zero(block, slab->block_size)) [[unlikely]] {
+          written_after_free(block, slab->block_size);
+        }
+        return block;
+      }
     }
   }
+  if (g_hardened.load(std::memory_order_relaxed)) [[unlikely]] return allocate_hardened(size, kDefaultAlignment);
   return allocate_slow(size, kDefaultAlignment);
 }
 
