@@ -56,12 +56,8 @@ mkdir -p "$(dirname "$json")"
 parts=$json.d
 rm -rf "$parts"
 mkdir -p "$parts"
-busy_ticks() {  # CPU time of the whole machine so far, in clock ticks
-  local _cpu user nice system idle iowait irq softirq steal _rest
-  read -r _cpu user nice system idle iowait irq softirq steal _rest </proc/stat
-  echo $((user + nice + system + irq + softirq + steal))
-}
-hz=$(getconf CLK_TCK)
+# shellcheck source=bench/machine_load.sh
+source "$root/bench/machine_load.sh"
 # One process of the benchmark: run_one SOURCE REPETITIONS NAME [ARGS...];
 # appends "source wall user sys other-cores" to $parts/processes.txt.
 run_one() {

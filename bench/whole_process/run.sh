@@ -129,12 +129,8 @@ config_prefix() {
   esac
 }
 
-busy_ticks() {  # CPU time of the whole machine so far, in clock ticks
-  local _cpu user nice system idle iowait irq softirq steal _rest
-  read -r _cpu user nice system idle iowait irq softirq steal _rest </proc/stat
-  echo $((user + nice + system + irq + softirq + steal))
-}
-hz=$(getconf CLK_TCK)
+# shellcheck source=bench/machine_load.sh
+source "$root/bench/machine_load.sh"
 
 {
   echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
