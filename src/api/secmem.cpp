@@ -123,7 +123,6 @@ SecMem::SecMem(std::size_t min_bytes, LockPolicy policy, PageSource source) {
   remember_for_purge(data_, capacity_);
 }
 
-
 SecMem::~SecMem() { release(); }
 
 SecMem::SecMem(SecMem&& other) noexcept

@@ -138,27 +138,37 @@ inline void free_local(Slab& slab, ThreadHeap& heap, void* pointer) noexcept {
 [[gnu::noinline]] void* allocate_hardened(std::size_t size, std::size_t alignment) noexcept;
 [[gnu::noinline]] void free_local_hardened(Slab& slab, ThreadHeap& heap, void* pointer) noexcept;
 
+/// A block of the calling thread's current slab for `size` (1 to the
+/// largest class), or null for the slow path. With `kCheckZero` (level 2) the
+/// block is checked still zero as its free left it: anything else is a write
+/// after free. The check stays inline because a call cost more than the
+/// check at small sizes.
+template <bool kCheckZero>
+[[gnu::always_inline]] inline void* take_current_block(std::size_t size) noexcept {
+  ThreadHeap* heap = tl_heap;
+  if (heap == nullptr || size - 1 >= kMaxSmallSize) [[unlikely]] return nullptr;
+  Slab* slab = heap->classes[class_of(size)].current;
+  if (slab == nullptr) [[unlikely]] return nullptr;
+  void* block = take_block(*slab, *heap);
+  if constexpr (kCheckZero) {
+    if (block != nullptr && !is_zero(block, slab->block_size)) [[unlikely]] written_after_free(block, slab->block_size);
+  }
+  return block;
+}
+
 /// `size` zeroed bytes, 16-byte aligned; null with errno ENOMEM on failure.
 /// Size 0 takes the slow path (wrapping below), where hardening level 1 and
-/// up hand out a block that faults on any access. Level 2's check stays on
-/// this inline path (an out-of-line call cost more than the check at small
-/// sizes); level 3's canaries change the class a size takes, and go out of
-/// line from the start.
+/// up hand out a block that faults on any access. Levels 0 and 1 read one
+/// flag; level 3's canaries change the class a size takes, and go out of line
+/// from the start.
 inline void* allocate(std::size_t size) noexcept {
-  if (g_canaries.load(std::memory_order_relaxed)) [[unlikely]] return allocate_hardened(size, kDefaultAlignment);
-  ThreadHeap* heap = tl_heap;
-  if (heap != nullptr && size - 1 < kMaxSmallSize) [[likely]] {
-    if (Slab* slab = heap->classes[class_of(size)].current) [[likely]] {
-      if (void* block = take_block(*slab, *heap)) [[likely]] {
-        // Wiped when it was freed: anything but zeros is a write after free.
-        if (g_hardened.load(std::memory_order_relaxed) && !is_zero(block, slab->block_size)) [[unlikely]] {
-          written_after_free(block, slab->block_size);
-        }
-        return block;
-      }
+  if (g_hardened.load(std::memory_order_relaxed)) [[unlikely]] {
+    if (!g_canaries.load(std::memory_order_relaxed)) {
+      if (void* block = take_current_block<true>(size)) [[likely]] return block;
     }
+    return allocate_hardened(size, kDefaultAlignment);
   }
-  if (g_hardened.load(std::memory_order_relaxed)) [[unlikely]] return allocate_hardened(size, kDefaultAlignment);
+  if (void* block = take_current_block<false>(size)) [[likely]] return block;
   return allocate_slow(size, kDefaultAlignment);
 }
 
