@@ -8,11 +8,13 @@
 #                              [--configs c1,c2,...] [--timeout SECONDS] [--no-build]
 #
 #   --runs N        runs of each workload under each configuration (default 4:
-#                   10-15 minutes on 2 cores, depending on what else runs; 5 runs
-#                   took 19 minutes while other processes kept 1.2 cores busy)
+#                   20-25 minutes on 2 cores, depending on what else runs; with
+#                   the first eight workloads only, 5 runs took 19 minutes while
+#                   other processes kept 1.2 cores busy)
 #   --out DIR       where results.csv, meta.txt, table.md and the outputs go
 #                   (default: $WP_BUILD/whole_process/results-<date>)
-#   --workloads     a subset of: larson prodcons churn realloc_grow mstress python sqlite gcc
+#   --workloads     a subset of: larson prodcons churn realloc_grow mstress partial_touch
+#                   mt_small remote_free large_churn fork_exec python sqlite gcc
 #   --configs       a subset of: glibc jemalloc secbits-all secbits-tagged, and
 #                   secbits-all-h0 .. secbits-all-h3 (secbits-run --mode all
 #                   --harden N; secbits-all is the default level, 2); default:
@@ -39,7 +41,8 @@ runs=4
 out=""
 timeout_s=300
 do_build=1
-all_workloads=(larson prodcons churn realloc_grow mstress python sqlite gcc)
+all_workloads=(larson prodcons churn realloc_grow mstress partial_touch mt_small remote_free large_churn fork_exec
+  python sqlite gcc)
 all_configs=(glibc jemalloc secbits-all secbits-tagged secbits-all-h0 secbits-all-h1 secbits-all-h2 secbits-all-h3)
 workloads=("${all_workloads[@]}")
 configs=("${all_configs[@]:0:4}")
@@ -55,7 +58,7 @@ while (($# > 0)); do
     --configs) IFS=, read -r -a configs <<<"$2"; shift ;;
     --timeout) timeout_s=$2; shift ;;
     --no-build) do_build=0 ;;
-    -h | --help) sed -n '2,32p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,34p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
   shift
@@ -112,7 +115,8 @@ csv=$out/results.csv
 # The command of a workload (without the allocator prefix).
 workload_command() {
   case $1 in
-    larson | prodcons | churn | realloc_grow | mstress) echo "$bin/wp_$1" ;;
+    larson | prodcons | churn | realloc_grow | mstress | partial_touch | mt_small | remote_free | large_churn | fork_exec)
+      echo "$bin/wp_$1" ;;
     python) echo "env PYTHONMALLOC=malloc PYTHONHASHSEED=0 /usr/bin/python3 $here/workloads/python_alloc.py" ;;
     sqlite) echo "sqlite3 :memory: .read\\ $here/workloads/sqlite_alloc.sql" ;;
     gcc) echo "g++ -O2 -std=c++20 -I$gtest -c $gcc_input -o $out/scratch/gcc.o" ;;

@@ -8,13 +8,11 @@
 // messages are in flight. Sizes: mostly 16..512 bytes, one in 32 up to 8 KiB,
 // one in 512 up to 64 KiB. A message's size and tag follow from its sequence
 // number alone, so the checksum does not depend on the interleaving.
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "common.hpp"
+#include "threads.hpp"
 
 namespace {
 
@@ -27,33 +25,7 @@ struct Message {
   std::uint64_t tag;
 };
 
-struct Queue {
-  std::mutex mutex;
-  std::condition_variable not_full, not_empty;
-  std::deque<std::vector<Message>*> batches;
-  bool done = false;
-
-  void push(std::vector<Message>* batch) {
-    std::unique_lock lock(mutex);
-    not_full.wait(lock, [&] { return batches.size() < kDepth; });
-    batches.push_back(batch);
-    not_empty.notify_one();
-  }
-  void finish() {
-    std::lock_guard lock(mutex);
-    done = true;
-    not_empty.notify_one();
-  }
-  std::vector<Message>* pop() {
-    std::unique_lock lock(mutex);
-    not_empty.wait(lock, [&] { return !batches.empty() || done; });
-    if (batches.empty()) return nullptr;
-    auto* batch = batches.front();
-    batches.pop_front();
-    not_full.notify_one();
-    return batch;
-  }
-};
+using Queue = wp::BatchQueue<std::vector<Message>>;
 
 std::size_t message_size(wp::Rng& rng) {
   const std::uint64_t r = rng.next();
@@ -98,7 +70,7 @@ std::uint64_t consume(Queue& queue) {
 
 int main(int argc, char** argv) {
   const auto messages = static_cast<std::size_t>(30'000'000 * wp::scale(argc, argv));
-  Queue queue;
+  Queue queue(kDepth, 1);
   std::uint64_t sum = 0;
   std::thread consumer([&] { sum = consume(queue); });
   produce(queue, messages);
