@@ -5,7 +5,7 @@
 //
 // Every benchmark is named <pattern>/<allocator>/<bytes>:
 //   a  alloc-then-free, one object at a time;
-//   b  kBatch live objects, then freed in a random order (the permutation is
+//   b  batch_of(N) live objects, then freed in a random order (the permutation is
 //      made before the timed loop);
 //   c  pattern b on two threads at once (->Threads(2)).
 // Every object is touched once per 64 bytes (one byte written) after it is
@@ -64,9 +64,13 @@ void __libc_free(void* pointer);
 
 namespace {
 
-constexpr std::size_t kSizes[] = {16, 32, 64, 128, 256, 512, 1024, 4096, 16384, 65536};
-constexpr std::size_t kBatch = 1000;                          // live objects per thread, patterns b and c
-constexpr std::size_t kOpenSslHeap = std::size_t{256} << 20;  // 2 threads x 1,000 x 64 KiB = 125 MiB live at most
+constexpr std::size_t kSizes[] = {16, 32, 64, 128, 256, 512, 1024, 4096, 16384, 65536, 262144, 1048576};
+// Live objects per thread, patterns b and c: 1,000, or 64 MiB of them where
+// that is fewer (256 and 64 objects of 256 KiB and 1 MiB).
+constexpr std::size_t kBatch = 1000;
+constexpr std::size_t kBatchBytes = std::size_t{64} << 20;
+constexpr std::size_t batch_of(std::size_t bytes) { return kBatch < kBatchBytes / bytes ? kBatch : kBatchBytes / bytes; }
+constexpr std::size_t kOpenSslHeap = std::size_t{256} << 20;  // 2 threads x 64 MiB = 128 MiB live at most
 constexpr std::size_t kOpenSslMinSize = 16;
 
 // "" under the anonymous source, "_secret" under the secret one: appended to
@@ -265,32 +269,33 @@ void AllocFree(benchmark::State& state) {
 // Patterns b (one thread) and c (->Threads(2)).
 template <class A, std::size_t N>
 void Batch(benchmark::State& state) {
-  std::vector<std::size_t> order(kBatch);
-  for (std::size_t i = 0; i < kBatch; ++i) order[i] = i;
+  constexpr std::size_t kLive = batch_of(N);
+  std::vector<std::size_t> order(kLive);
+  for (std::size_t i = 0; i < kLive; ++i) order[i] = i;
   std::mt19937_64 random(0x5ec817 + static_cast<unsigned>(state.thread_index()));
   std::shuffle(order.begin(), order.end(), random);
-  std::vector<void*> objects(kBatch, nullptr);
+  std::vector<void*> objects(kLive, nullptr);
 
-  if (!probe<A, N>(state, kBatch)) return;
+  if (!probe<A, N>(state, kLive)) return;
   const auto flips = FlipCounter::start<A>(state);
   for (auto _ : state) {
     std::size_t live = 0;
-    for (; live < kBatch; ++live) {
+    for (; live < kLive; ++live) {
       void* object = A::template alloc<N>();
       if (object == nullptr) break;
       touch<N>(object);
       objects[live] = object;
     }
-    if (live < kBatch) {  // the allocator ran out (Botan's fixed pool): say so, do not time it
+    if (live < kLive) {  // the allocator ran out (Botan's fixed pool): say so, do not time it
       for (std::size_t i = 0; i < live; ++i) A::template release<N>(objects[i]);
       state.SkipWithError(refusal(A::name, N, live).c_str());
       break;
     }
-    for (std::size_t i = 0; i < kBatch; ++i) A::template release<N>(objects[order[i]]);
+    for (std::size_t i = 0; i < kLive; ++i) A::template release<N>(objects[order[i]]);
   }
-  flips.stop(state, kBatch);
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kBatch));
-  state.counters["pairs"] = benchmark::Counter(kBatch, benchmark::Counter::kAvgThreads);
+  flips.stop(state, kLive);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kLive));
+  state.counters["pairs"] = benchmark::Counter(kLive, benchmark::Counter::kAvgThreads);
 }
 
 // ---------------------------------------------------------------------------

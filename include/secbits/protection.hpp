@@ -16,9 +16,11 @@ enum class LockPolicy { Strict, Degrade };
 
 /// When the secure pool returns pages that hold no live block to PROT_NONE
 /// (SecMem and SecBytes manage their own protection through views):
-///  - Cached: once a bounded number of such pages (1 MiB per thread) has
+///  - Cached: once a bounded number of such pages (4 MiB per thread) has
 ///    gathered, in one batch, or on collect(); most frees make no syscall
-///    (the default);
+///    (the default). A freed large block (above 28 KiB) waits open, wiped,
+///    for reuse while no more than 4 MiB of them wait in the process, and
+///    is closed at once beyond that (and from hardening level 2);
 ///  - Eager: on the free that empties the page (a syscall on that free);
 ///  - None: not while their slab is in use; freed blocks are still wiped.
 /// A block freed by another thread than its owner is wiped at once; its page

@@ -37,10 +37,13 @@ struct secbits_stats {
 enum secbits_lock_policy { SECBITS_LOCK_STRICT = 0, SECBITS_LOCK_DEGRADE = 1 };
 
 /** When pages that hold no live block go back to PROT_NONE:
- *  CACHED: after a bounded number of such pages per thread (1 MiB) have
+ *  CACHED: after a bounded number of such pages per thread (4 MiB) have
  *          gathered, in one batch, or on secbits_collect(); the pages of the
  *          slab a thread allocates from stay open until then; no syscall on
- *          most frees (the default);
+ *          most frees (the default). A freed large block (above 28 KiB)
+ *          waits open, wiped, for reuse while no more than 4 MiB of them
+ *          wait in the process, closed at once beyond that (and from
+ *          hardening level 2);
  *  EAGER:  on the free that empties the page (a syscall on that free);
  *  NONE:   not while their slab is in use (blocks are still wiped); a slab
  *          given back empty is closed all the same.

@@ -151,11 +151,12 @@ Status protect(void* pages, std::size_t bytes, Protection protection) noexcept {
   return result(::mprotect(pages, bytes, protection_flags(protection)), "mprotect");
 }
 
-void wipe_resident(void* pages, std::size_t bytes) noexcept {
+bool wipe_resident(void* pages, std::size_t bytes) noexcept {
   const std::size_t page = page_size();
   constexpr std::size_t kChunkPages = 256;
   unsigned char residency[kChunkPages];
   auto* const base = static_cast<std::byte*>(pages);
+  bool all_resident = true;
   for (std::size_t offset = 0; offset < bytes; offset += kChunkPages * page) {
     const std::size_t chunk = bytes - offset < kChunkPages * page ? bytes - offset : kChunkPages * page;
     if (::mincore(base + offset, chunk, residency) != 0) {
@@ -165,6 +166,7 @@ void wipe_resident(void* pages, std::size_t bytes) noexcept {
     const std::size_t count = chunk / page;
     for (std::size_t first = 0; first < count;) {
       if ((residency[first] & 1) == 0) {
+        all_resident = false;
         ++first;
         continue;
       }
@@ -174,6 +176,7 @@ void wipe_resident(void* pages, std::size_t bytes) noexcept {
       first = end;
     }
   }
+  return all_resident;
 }
 
 Status exclude_from_dump(void* pages, std::size_t bytes) noexcept {

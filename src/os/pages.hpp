@@ -58,8 +58,9 @@ Status seal(void* pages, std::size_t bytes) noexcept;
 /// secure_wipe of the pages of [pages, pages + bytes) that are resident
 /// (mincore): a page never touched holds nothing, and writing zeros to it
 /// would fault it in (for secret memory, ~50 µs a page to take it out of the
-/// kernel's direct map). Wipes everything if mincore fails.
-void wipe_resident(void* pages, std::size_t bytes) noexcept;
+/// kernel's direct map). Wipes everything if mincore fails. True if every
+/// page was resident (or mincore failed): the whole range is wiped.
+bool wipe_resident(void* pages, std::size_t bytes) noexcept;
 /// MADV_DONTDUMP: leave the range out of core dumps (smaps flag `dd`).
 Status exclude_from_dump(void* pages, std::size_t bytes) noexcept;
 /// MADV_WIPEONFORK: a forked child sees the range zero-filled (smaps `wf`).

@@ -135,10 +135,12 @@ void check_sized_free(void* pointer, std::size_t size, std::size_t alignment) no
   const LiveBlock block = find_live_block(pointer, BlockUse::Free);
   bool fits = false;
   if (block.slab == nullptr) {
-    // Page-rounded; a request the small classes could hold came with an
-    // alignment above a page.
+    // Page-rounded, and more than half the block: a span reused for a
+    // smaller block, or grown by realloc, keeps up to half as many pages
+    // again as asked for (large.cpp). A request the small classes could hold
+    // came with an alignment above a page.
     const std::size_t pages = (size + kPageSize - 1) & ~(kPageSize - 1);
-    fits = size <= block.usable_size && (size <= kMaxSmallSize || pages == block.usable_size);
+    fits = size <= block.usable_size && (size <= kMaxSmallSize || pages * 2 > block.usable_size);
   } else if (block.slab->zero_size) {
     fits = size == 0;
   } else {

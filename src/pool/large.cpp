@@ -7,9 +7,12 @@
 #include <mutex>
 
 #include "os/diagnostics.hpp"
+#include "os/wipe.hpp"
 #include "pool/block_check.hpp"
 #include "pool/invariants.hpp"
+#include "pool/hardening.hpp"
 #include "pool/layout.hpp"
+#include "pool/options.hpp"
 #include "pool/region.hpp"
 #include "pool/sealing.hpp"
 #include "pool/source/page_source.hpp"
@@ -21,11 +24,18 @@ namespace {
 
 // One record per 32 KiB granule of the zone; only a span's first granule has
 // one. Layout: bits 0-2 state, bit 3 locked, bits 4-9 log2 of the span size,
-// bits 32-63 committed pages (live, cached) or the next free span's granule
-// + 1 (free).
-enum : std::uint64_t { kUnused = 0, kLive = 1, kFree = 2, kBusy = 3, kCached = 4 };
+// bit 10 resident (every committed page is resident and locked: a free wipes
+// them all without asking mincore), bits 11-31 the next span of the same
+// cache list's granule + 1 (cached), bits 32-63 committed pages (live,
+// cached) or the next free span's granule + 1 (free).
+enum : std::uint64_t { kUnused = 0, kLive = 1, kFree = 2, kBusy = 3, kCachedClosed = 4, kCachedOpen = 5 };
 constexpr std::uint64_t kStateMask = 7;
 constexpr std::uint64_t kLockedBit = 8;
+constexpr std::uint64_t kResidentBit = 1024;
+constexpr unsigned kLinkShift = 11;
+constexpr std::uint64_t kLinkMask = ((std::uint64_t{1} << 21) - 1) << kLinkShift;
+static_assert(((kPreferredReservation - kPreferredReservation / 4) >> kMinSpanShift) < (std::uint64_t{1} << 21),
+              "a cached span's link holds any granule + 1 of the large zone (3/4 of the reservation)");
 
 constexpr std::uint64_t make_record(std::uint64_t state, bool locked, unsigned shift, std::uint64_t high) noexcept {
   return state | (locked ? kLockedBit : 0) | (std::uint64_t{shift} << 4) | (high << 32);
@@ -34,6 +44,13 @@ constexpr std::uint64_t state_of(std::uint64_t record) noexcept { return record 
 constexpr unsigned shift_of(std::uint64_t record) noexcept { return static_cast<unsigned>((record >> 4) & 63); }
 constexpr std::size_t high_of(std::uint64_t record) noexcept { return static_cast<std::size_t>(record >> 32); }
 constexpr bool locked_of(std::uint64_t record) noexcept { return (record & kLockedBit) != 0; }
+constexpr bool resident_of(std::uint64_t record) noexcept { return (record & kResidentBit) != 0; }
+constexpr bool is_cached(std::uint64_t record) noexcept {
+  return state_of(record) == kCachedClosed || state_of(record) == kCachedOpen;
+}
+constexpr std::uint32_t link_of(std::uint64_t record) noexcept {
+  return static_cast<std::uint32_t>((record & kLinkMask) >> kLinkShift);
+}
 
 constinit std::byte* zone = nullptr;
 constinit std::size_t zone_bytes = 0;
@@ -44,21 +61,43 @@ constinit std::mutex span_mutex;
 constinit std::uint32_t free_spans[64] = {};  // granule + 1 of the first free span of each size
 constinit std::size_t bump = 0;
 
-/// Freed blocks kept committed and locked, wiped and PROT_NONE, for the next
-/// block of the same span size: handing one out again costs one mprotect
-/// instead of mprotect, mlock (which faults in and zeroes every page) and,
-/// at the free, an mmap and a madvise.
+/// Freed blocks kept committed and locked, wiped, for the next block of the
+/// same span size, in two lists per size (granule + 1 of the newest, linked
+/// through the records). Open ones (read-write, under the cached protection
+/// policy, at most kOpenCacheBytes of them) are handed out again without a
+/// syscall; closed ones (PROT_NONE) with one mprotect, instead of mprotect,
+/// mlock, madvise and a page fault for every page touched, and an mmap at
+/// the free. The cache holds up to as many bytes as the most the program has
+/// had in large blocks at once (at least kMinCacheBytes, at most
+/// kMaxCacheBytes): a program that frees and allocates its large blocks
+/// again and again finds its spans, pages resident, where they were.
+struct CacheLists {
+  std::uint32_t open = 0;
+  std::uint32_t closed = 0;
+};
+constexpr std::size_t kOpenCacheBytes = std::size_t{4} << 20;
+constexpr std::size_t kMinCacheBytes = std::size_t{32} << 20;
+constexpr std::size_t kMaxCacheBytes = std::size_t{1} << 30;
+constinit CacheLists cache[64] = {};
+constinit std::size_t cache_bytes = 0;
+constinit std::size_t open_cache_bytes = 0;
+constinit std::atomic<std::size_t> live_bytes{0};  // committed pages of live blocks
+constinit std::atomic<std::size_t> peak_live_bytes{0};
+
+/// A freed span, as the cache keeps it.
 struct CachedSpan {
   std::uint32_t granule;
   std::uint32_t pages;
   unsigned shift;
   bool locked;
+  bool open;
+  bool resident;
 };
-constexpr std::size_t kCacheEntries = 32;
-constexpr std::size_t kCacheBytes = std::size_t{32} << 20;
-constinit CachedSpan cache[kCacheEntries] = {};
-constinit std::size_t cache_count = 0;
-constinit std::size_t cache_bytes = 0;
+
+CachedSpan cached_span(std::size_t granule, std::uint64_t record) noexcept {
+  return {static_cast<std::uint32_t>(granule), static_cast<std::uint32_t>(high_of(record)), shift_of(record),
+          locked_of(record), state_of(record) == kCachedOpen, resident_of(record)};
+}
 
 std::size_t granule_of(const void* pointer) noexcept {
   return static_cast<std::size_t>(static_cast<const std::byte*>(pointer) - zone) >> kMinSpanShift;
@@ -70,7 +109,7 @@ std::uint64_t live_record(const void* pointer, BlockUse use) noexcept {
   if ((offset & ((std::size_t{1} << kMinSpanShift) - 1)) != 0) not_a_block(pointer, use);
   const std::uint64_t record = records[offset >> kMinSpanShift].load(std::memory_order_acquire);
   if (state_of(record) == kLive) return record;
-  if (state_of(record) == kFree || state_of(record) == kCached) block_already_freed(pointer, use);
+  if (state_of(record) == kFree || is_cached(record)) block_already_freed(pointer, use);
   not_a_block(pointer, use);
 }
 
@@ -105,45 +144,111 @@ bool pop_span(unsigned shift, std::size_t* granule) noexcept {
   return true;
 }
 
-/// The cache's byte count is its entries' pages, and each entry's record
-/// says it is cached. Called with span_mutex held.
+std::size_t cache_limit() noexcept {
+  const std::size_t peak = peak_live_bytes.load(std::memory_order_relaxed);
+  return peak < kMinCacheBytes ? kMinCacheBytes : peak > kMaxCacheBytes ? kMaxCacheBytes : peak;
+}
+
+void count_live(std::int64_t delta) noexcept {
+  const std::size_t now = live_bytes.fetch_add(static_cast<std::size_t>(delta), std::memory_order_relaxed) +
+                          static_cast<std::size_t>(delta);
+  std::size_t peak = peak_live_bytes.load(std::memory_order_relaxed);
+  while (now > peak && !peak_live_bytes.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
+}
+
+/// Each cached span of one list, newest first. Called with span_mutex held.
+template <class OnSpan>
+void for_each_in_list(std::uint32_t head, OnSpan on_span) noexcept {
+  for (std::uint32_t link = head; link != 0;) {
+    const std::size_t granule = link - 1;
+    const std::uint64_t record = records[granule].load(std::memory_order_relaxed);
+    link = link_of(record);
+    on_span(granule, record);
+  }
+}
+
+/// The cache's byte counts are its spans' pages, each on the list its
+/// record's state names. Called with span_mutex held.
 void debug_check_cache() noexcept {
   if constexpr (!kCheckInvariants) return;
   std::size_t bytes = 0;
-  for (std::size_t i = 0; i < cache_count; ++i) {
-    bytes += std::size_t{cache[i].pages} * kPageSize;
-    if (state_of(records[cache[i].granule].load(std::memory_order_relaxed)) != kCached) {
-      os::fatal("invariant broken: a cached span's record does not say so", zone + (std::size_t{cache[i].granule} << kMinSpanShift));
+  std::size_t open = 0;
+  for (unsigned shift = 0; shift < 64; ++shift) {
+    for (const bool on_open : {true, false}) {
+      for_each_in_list(on_open ? cache[shift].open : cache[shift].closed, [&](std::size_t granule, std::uint64_t record) {
+        if (state_of(record) != (on_open ? kCachedOpen : kCachedClosed) || shift_of(record) != shift) {
+          os::fatal("invariant broken: a cached span's record does not say which list it is on",
+                    zone + (granule << kMinSpanShift));
+        }
+        bytes += high_of(record) * kPageSize;
+        if (on_open) open += high_of(record) * kPageSize;
+      });
     }
   }
-  if (bytes != cache_bytes || cache_bytes > kCacheBytes) os::fatal("invariant broken: the span cache's byte count", zone);
+  if (bytes != cache_bytes || open != open_cache_bytes || open_cache_bytes > kOpenCacheBytes) {
+    os::fatal("invariant broken: the span cache's byte counts", zone);
+  }
 }
 
+/// The newest cached span of this size, open ones first.
 bool take_cached(unsigned shift, CachedSpan* taken) noexcept {
   std::lock_guard lock(span_mutex);
   debug_check_cache();
-  for (std::size_t i = cache_count; i-- > 0;) {
-    if (cache[i].shift != shift) continue;
-    *taken = cache[i];
-    cache[i] = cache[--cache_count];
-    cache_bytes -= std::size_t{taken->pages} * kPageSize;
-    // Busy, with its pages: they stay committed and locked while the span is
-    // made a block again, and a relock_pool meanwhile must include them.
-    records[taken->granule].store(make_record(kBusy, taken->locked, shift, taken->pages), std::memory_order_relaxed);
-    return true;
-  }
-  return false;
+  std::uint32_t& head = cache[shift].open != 0 ? cache[shift].open : cache[shift].closed;
+  if (head == 0) return false;
+  const std::size_t granule = head - 1;
+  const std::uint64_t record = records[granule].load(std::memory_order_relaxed);
+  head = link_of(record);
+  *taken = cached_span(granule, record);
+  const std::size_t bytes = std::size_t{taken->pages} * kPageSize;
+  cache_bytes -= bytes;
+  if (taken->open) open_cache_bytes -= bytes;
+  // Busy, with its pages: they stay committed and locked while the span is
+  // made a block again, and a relock_pool meanwhile must include them.
+  records[granule].store(make_record(kBusy, taken->locked, shift, taken->pages), std::memory_order_relaxed);
+  return true;
 }
 
-bool put_cached(const CachedSpan& span) noexcept {
+enum class Caching { Kept, CloseFirst, Refused };
+
+/// Files a freed, wiped span in the cache: refused past the cache's limit;
+/// an open one past the open limit must be closed first.
+Caching put_cached(const CachedSpan& span) noexcept {
   const std::size_t bytes = std::size_t{span.pages} * kPageSize;
   std::lock_guard lock(span_mutex);
-  if (cache_count == kCacheEntries || cache_bytes + bytes > kCacheBytes) return false;
-  cache[cache_count++] = span;
+  if (cache_bytes + bytes > cache_limit()) return Caching::Refused;
+  if (span.open && open_cache_bytes + bytes > kOpenCacheBytes) return Caching::CloseFirst;
+  std::uint32_t& head = span.open ? cache[span.shift].open : cache[span.shift].closed;
+  const std::uint64_t record = make_record(span.open ? kCachedOpen : kCachedClosed, span.locked, span.shift, span.pages) |
+                               (span.resident ? kResidentBit : 0) | (std::uint64_t{head} << kLinkShift);
+  records[span.granule].store(record, std::memory_order_release);
+  head = span.granule + 1;
   cache_bytes += bytes;
-  records[span.granule].store(make_record(kCached, span.locked, span.shift, span.pages), std::memory_order_release);
+  if (span.open) open_cache_bytes += bytes;
   debug_check_cache();
-  return true;
+  return Caching::Kept;
+}
+
+/// Moves every open cached span to its size's closed list, closing it first
+/// when `close` (a forked child whose source gave it fresh, closed pages
+/// does not). Called with span_mutex held.
+void close_open_spans(bool close) noexcept {
+  for (unsigned shift = 0; shift < 64; ++shift) {
+    std::uint32_t still_open = 0;
+    for_each_in_list(cache[shift].open, [&](std::size_t granule, std::uint64_t record) {
+      const bool closed =
+          !close || page_source().protect(zone + (granule << kMinSpanShift), high_of(record) * kPageSize, Protection::NoAccess);
+      std::uint32_t& head = closed ? cache[shift].closed : still_open;
+      if (closed) open_cache_bytes -= high_of(record) * kPageSize;
+      records[granule].store((record & ~(kStateMask | kLinkMask)) | (closed ? kCachedClosed : kCachedOpen) |
+                                 (std::uint64_t{head} << kLinkShift),
+                             std::memory_order_release);
+      head = static_cast<std::uint32_t>(granule + 1);
+    });
+    cache[shift].open = still_open;
+  }
+  debug_check_cache();
 }
 
 /// Gives a span's committed pages back and its address range to the free list.
@@ -162,41 +267,81 @@ void release_span(std::size_t granule, unsigned shift, std::size_t pages, bool l
 }  // namespace
 
 bool large_release_cache() noexcept {
-  CachedSpan drained[kCacheEntries];
-  std::size_t count = 0;
+  CacheLists drained[64];
   {
     std::lock_guard lock(span_mutex);
-    count = cache_count;
-    for (std::size_t i = 0; i < count; ++i) drained[i] = cache[i];
-    cache_count = 0;
+    for (unsigned shift = 0; shift < 64; ++shift) {
+      drained[shift] = cache[shift];
+      cache[shift] = {};
+    }
     cache_bytes = 0;
+    open_cache_bytes = 0;
   }
-  for (std::size_t i = 0; i < count; ++i) {
-    release_span(drained[i].granule, drained[i].shift, drained[i].pages, drained[i].locked);
+  // Off the lists, these spans are this thread's alone: their links are read
+  // before release_span rewrites their records.
+  bool released = false;
+  for (unsigned shift = 0; shift < 64; ++shift) {
+    for (const std::uint32_t head : {drained[shift].open, drained[shift].closed}) {
+      for (std::uint32_t link = head; link != 0;) {
+        const std::size_t granule = link - 1;
+        const std::uint64_t record = records[granule].load(std::memory_order_relaxed);
+        link = link_of(record);
+        release_span(granule, shift, high_of(record), locked_of(record));
+        released = true;
+      }
+    }
   }
-  return count != 0;
+  return released;
+}
+
+void large_close_cached() noexcept {
+  std::lock_guard lock(span_mutex);
+  close_open_spans(true);
 }
 
 namespace {
 
+/// Under the cached policy, freed spans wait open as emptied slab pages do;
+/// from hardening level 2 they close at once, so that a write after free
+/// faults there (the zero check covers small blocks only).
+bool keeps_freed_spans_open() noexcept {
+  return g_page_protection.load(std::memory_order_relaxed) == PageProtection::Cached &&
+         !g_hardened.load(std::memory_order_relaxed);
+}
+
+/// Wipes a freed block's pages; true if every one of them is known
+/// resident and locked afterwards (a locked page stays resident).
+bool wipe_block(void* block, std::uint64_t record) noexcept {
+  const std::size_t bytes = high_of(record) * kPageSize;
+  if (resident_of(record)) {
+    os::secure_wipe(block, bytes);
+    return true;
+  }
+  return page_source().wipe(block, bytes) && locked_of(record);
+}
+
 /// A cached span made into a live block of `pages` pages, or null (the span
-/// is then released).
-void* reuse(const CachedSpan& span, std::size_t pages, std::uint64_t epoch) noexcept {
+/// is then released). A span with up to a quarter more pages than asked for
+/// keeps them all (its usable size says so): giving the tail back would cost
+/// a syscall now and, likely, a commit for the next, larger block.
+void* reuse(const CachedSpan& span, std::size_t pages, bool zeroed, std::uint64_t epoch) noexcept {
   Source& source = page_source();
   std::byte* block = zone + (std::size_t{span.granule} << kMinSpanShift);
   std::size_t have = span.pages;
-  if ((have < pages && !source.extends_in_place()) || (have > pages && !source.gives_back_part_of_a_range())) {
+  bool resident = span.resident;
+  const bool trim = have > pages && (have - pages) * 4 > have;
+  if ((have < pages && !source.extends_in_place()) || (trim && !source.gives_back_part_of_a_range())) {
     release_span(span.granule, span.shift, have, span.locked);
     return nullptr;
   }
-  if (have > pages) {
+  if (trim) {
     // The smaller page count first: a relock_pool must not lock the tail once
     // it is back in the reservation.
     publish(span.granule, make_record(kBusy, span.locked, span.shift, pages));
     source.decommit(block + pages * kPageSize, (have - pages) * kPageSize, span.locked);  // wiped when freed
     have = pages;
   }
-  bool ok = source.protect(block, have * kPageSize, Protection::ReadWrite);
+  bool ok = span.open || source.protect(block, have * kPageSize, Protection::ReadWrite);
   if (ok && have < pages) {
     bool extension_locked = false;
     ok = source.commit(block + have * kPageSize, (pages - have) * kPageSize, &extension_locked);
@@ -204,13 +349,19 @@ void* reuse(const CachedSpan& span, std::size_t pages, std::uint64_t epoch) noex
       source.decommit(block + have * kPageSize, (pages - have) * kPageSize, extension_locked);
       ok = false;
     }
+    have = pages;
+    resident = false;
   }
   if (!ok) {
-    release_span(span.granule, span.shift, have, span.locked);
+    release_span(span.granule, span.shift, span.pages < pages ? span.pages : have, span.locked);
     return nullptr;
   }
-  publish(span.granule, make_record(kLive, span.locked, span.shift, pages));
-  if (span.locked) keep_locked(epoch, block, pages * kPageSize);
+  const std::uint64_t record = make_record(kLive, span.locked, span.shift, have) | (resident ? kResidentBit : 0);
+  // Wiped at its free, but open since: a write after free may have reached it.
+  if (span.open && zeroed) (void)wipe_block(block, record);
+  publish(span.granule, record);
+  if (span.locked) keep_locked(epoch, block, have * kPageSize);
+  count_live(static_cast<std::int64_t>(have * kPageSize));
   add(g_counters.large_blocks, 1);
   return block;
 }
@@ -227,7 +378,7 @@ bool large_initialise(std::byte* zone_start, std::size_t bytes) noexcept {
   return true;
 }
 
-void* large_allocate(std::size_t size, std::size_t alignment) noexcept {
+void* large_allocate(std::size_t size, std::size_t alignment, bool zeroed) noexcept {
   const std::size_t pages = size / kPageSize + (size % kPageSize != 0);
   // One more page than the block: the span's last page is always a guard.
   if (pages >= zone_bytes / kPageSize) {
@@ -240,7 +391,7 @@ void* large_allocate(std::size_t size, std::size_t alignment) noexcept {
   const auto shift = static_cast<unsigned>(std::countr_zero(span));
   const std::uint64_t epoch = lock_epoch();
   if (CachedSpan cached{}; take_cached(shift, &cached)) {
-    if (void* block = reuse(cached, pages, epoch)) return block;
+    if (void* block = reuse(cached, pages, zeroed, epoch)) return block;
   }
   // A block splits the reservation's mapping in three: two more.
   if (!claim_mappings(2)) return nullptr;
@@ -259,6 +410,7 @@ void* large_allocate(std::size_t size, std::size_t alignment) noexcept {
   }
   publish(granule, make_record(kLive, locked, shift, pages));
   if (locked) keep_locked(epoch, block, pages * kPageSize);
+  count_live(static_cast<std::int64_t>(pages * kPageSize));
   add(g_counters.large_blocks, 1);
   return block;
 }
@@ -271,14 +423,20 @@ void large_free(void* pointer) noexcept {
     block_already_freed(pointer, BlockUse::Free);
   }
   const std::size_t pages = high_of(record);
-  page_source().wipe(pointer, pages * kPageSize);
+  const bool resident = wipe_block(pointer, record);
+  count_live(-static_cast<std::int64_t>(pages * kPageSize));
   subtract(g_counters.large_blocks, 1);
-  // PROT_NONE at once, whether the span is kept for reuse or not.
-  const CachedSpan span{static_cast<std::uint32_t>(granule), static_cast<std::uint32_t>(pages), shift_of(record),
-                        locked_of(record)};
-  const bool closed = page_source().protect(pointer, pages * kPageSize, Protection::NoAccess);
-  if (closed && put_cached(span)) return;
-  release_span(granule, span.shift, pages, span.locked);
+  // The span may wait open, wiped, as a slab's emptied pages do; otherwise,
+  // and past the open limit, it is PROT_NONE at once, whether it is kept for
+  // reuse or not.
+  CachedSpan span{static_cast<std::uint32_t>(granule), static_cast<std::uint32_t>(pages), shift_of(record),
+                  locked_of(record), keeps_freed_spans_open(), resident};
+  Caching caching = span.open ? put_cached(span) : Caching::CloseFirst;
+  if (caching == Caching::CloseFirst) {
+    span.open = false;
+    caching = page_source().protect(pointer, pages * kPageSize, Protection::NoAccess) ? put_cached(span) : Caching::Refused;
+  }
+  if (caching != Caching::Kept) release_span(granule, span.shift, pages, span.locked);
 }
 
 std::size_t large_usable_size(const void* pointer, BlockUse use) noexcept {
@@ -287,15 +445,19 @@ std::size_t large_usable_size(const void* pointer, BlockUse use) noexcept {
 
 bool large_resize_in_place(void* pointer, std::size_t size) noexcept {
   const std::uint64_t record = live_record(pointer, BlockUse::Reallocate);
-  const std::size_t span = std::size_t{1} << shift_of(record);
+  const std::size_t span_pages = (std::size_t{1} << shift_of(record)) / kPageSize;
   const std::size_t old_pages = high_of(record);
-  const std::size_t new_pages = size / kPageSize + (size % kPageSize != 0);
-  if (new_pages == 0 || new_pages >= span / kPageSize) return false;
+  std::size_t new_pages = size / kPageSize + (size % kPageSize != 0);
+  if (new_pages == 0 || new_pages >= span_pages) return false;
   auto* block = static_cast<std::byte*>(pointer);
   const bool locked = locked_of(record);
-  const std::uint64_t resized = make_record(kLive, locked, shift_of(record), new_pages);
   if (new_pages > old_pages) {
     if (!page_source().extends_in_place()) return false;
+    // A block that grows by realloc tends to go on growing: committing half
+    // again as much (never into the guard page) makes the next reallocs
+    // free of syscalls. Pages locked on fault cost nothing until touched.
+    const std::size_t generous = old_pages + old_pages / 2;
+    if (generous > new_pages) new_pages = generous < span_pages - 1 ? generous : span_pages - 1;
     const std::uint64_t epoch = lock_epoch();
     bool extension_locked = false;
     std::byte* extension = block + old_pages * kPageSize;
@@ -306,17 +468,21 @@ bool large_resize_in_place(void* pointer, std::size_t size) noexcept {
       page_source().decommit(extension, bytes, extension_locked);
       return false;
     }
-    publish(granule_of(pointer), resized);
+    publish(granule_of(pointer), make_record(kLive, locked, shift_of(record), new_pages));
     if (locked) keep_locked(epoch, extension, bytes);
-  } else if (new_pages < old_pages) {
+    count_live(static_cast<std::int64_t>(bytes));
+  } else if ((old_pages - new_pages) * 4 > old_pages) {
+    // Less than a quarter idle stays: a block shrunk a little is often grown
+    // again.
     if (!page_source().gives_back_part_of_a_range()) return false;
     // The smaller record first: a relock_pool must not lock the tail once
     // it is back in the reservation.
-    publish(granule_of(pointer), resized);
+    publish(granule_of(pointer), make_record(kLive, locked, shift_of(record), new_pages) | (record & kResidentBit));
     std::byte* tail = block + new_pages * kPageSize;
     const std::size_t bytes = (old_pages - new_pages) * kPageSize;
     page_source().wipe(tail, bytes);
     page_source().decommit(tail, bytes, locked);
+    count_live(-static_cast<std::int64_t>(bytes));
   }
   return true;
 }
@@ -356,6 +522,7 @@ void large_renew_in_child() noexcept {
   const auto repair_up_to = [&](std::size_t offset) {
     if (repair && offset > committed_to) repair_reservation(zone + committed_to, offset - committed_to);
   };
+  bool reprotected_cache = false;
   for (std::size_t granule = 0; granule < (bump >> kMinSpanShift); ++granule) {
     std::uint64_t record = records[granule].load(std::memory_order_relaxed);
     if (state_of(record) == kUnused || state_of(record) == kFree || high_of(record) == 0) continue;
@@ -365,18 +532,22 @@ void large_renew_in_child() noexcept {
     repair_up_to(offset);
     committed_to = offset + bytes;
     const Source::Renewal renewal = source.renew_in_child(span, bytes, locked_of(record));
-    if (renewal == Source::Renewal::ReadWriteUnlocked) {
-      record &= ~kLockedBit;
+    const bool fresh = renewal == Source::Renewal::ReadWrite || renewal == Source::Renewal::ReadWriteUnlocked;
+    if (fresh) {
+      // New pages, none of them resident yet.
+      record &= renewal == Source::Renewal::ReadWriteUnlocked ? ~(kLockedBit | kResidentBit) : ~kResidentBit;
       records[granule].store(record, std::memory_order_relaxed);
-      count_as_unlocked(bytes);
+      if (renewal == Source::Renewal::ReadWriteUnlocked) count_as_unlocked(bytes);
     }
     // Only a live block is open: a cached span is closed, and a busy one
     // belonged to a thread that does not exist in the child.
-    if ((renewal == Source::Renewal::ReadWrite || renewal == Source::Renewal::ReadWriteUnlocked) &&
-        state_of(record) != kLive) {
+    if (fresh && state_of(record) != kLive) {
       (void)source.protect(span, bytes, Protection::NoAccess);
+      reprotected_cache |= state_of(record) == kCachedOpen;
     }
   }
+  // The open cache lists say what the spans on them are no longer.
+  if (reprotected_cache) close_open_spans(false);
   repair_up_to(bump);
 }
 

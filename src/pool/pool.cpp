@@ -205,7 +205,23 @@ std::size_t class_for(std::size_t size, std::size_t alignment) noexcept {
   return class_of(size, alignment);
 }
 
+void* allocate_large(std::size_t size, std::size_t alignment, bool zeroed) noexcept {
+  void* block = large_allocate(size, std::max(alignment, kPageSize), zeroed);
+  if (block != nullptr) {
+    g_counters.large_bytes_in_use.fetch_add(static_cast<std::int64_t>(large_usable_size(block, BlockUse::Free)),
+                                            std::memory_order_relaxed);
+    (void)sample_bytes_in_use();
+  }
+  return block;
+}
+
 }  // namespace
+
+void* allocate_large_zeroed(std::size_t size) noexcept {
+  if (!ensure_initialised()) return nullptr;
+  install_fork_handlers();
+  return allocate_large(size, kDefaultAlignment, true);
+}
 
 void* allocate_slow(std::size_t size, std::size_t alignment) noexcept {
   if (!ensure_initialised()) return nullptr;
@@ -222,15 +238,7 @@ void* allocate_from_pool(std::size_t size, std::size_t alignment) noexcept {
     size = 1;  // no zero-size block is aligned beyond 16 bytes
   }
   const std::size_t class_index = class_for(size, alignment);
-  if (class_index == kClassCount) {
-    void* block = large_allocate(size, std::max(alignment, kPageSize));
-    if (block != nullptr) {
-      g_counters.large_bytes_in_use.fetch_add(static_cast<std::int64_t>(large_usable_size(block, BlockUse::Free)),
-                                              std::memory_order_relaxed);
-      (void)sample_bytes_in_use();
-    }
-    return block;
-  }
+  if (class_index == kClassCount) return allocate_large(size, alignment, false);
   if (ThreadHeap* heap = tl_heap != nullptr ? tl_heap : attach_heap()) return allocate_small(*heap, class_index);
   std::lock_guard lock(shared_heap_mutex);
   if (shared_heap == nullptr) shared_heap = new_shared_heap();
@@ -297,9 +305,17 @@ void on_slab_no_longer_full(Slab& slab, ThreadHeap& heap) noexcept {
   push(lists.available, slab, SlabList::Available);
 }
 
-bool open_block_pages(Slab& slab, std::uint32_t pages) noexcept {
+bool open_block_pages(Slab& slab, ThreadHeap& heap, std::uint32_t pages) noexcept {
   os::ErrnoGuard keep;
-  return open_pages(slab, pages);
+  if (g_page_protection.load(std::memory_order_relaxed) != PageProtection::Cached) return open_pages(slab, pages);
+  // A slab whose pages a batch closed is refilled block by block, page
+  // after page: opening all its closed pages now costs one mprotect instead
+  // of one per page. Those the next blocks do not reach wait in the batch,
+  // as a new slab's do (a closed page holds no live block).
+  const std::uint32_t closed = kAllPages & ~slab.open_pages;
+  const bool opened = open_pages(slab, closed);
+  if (const std::uint32_t waiting = closed & slab.open_pages & ~pages) add_pending(slab, heap, waiting);
+  return opened || (slab.open_pages & pages) == pages;
 }
 
 void not_a_block(const void* pointer, BlockUse use) noexcept {
@@ -401,6 +417,7 @@ void collect_thread() noexcept {
   ThreadHeap* abandoned = take_free_heaps();
   for (ThreadHeap* heap = abandoned; heap != nullptr; heap = heap->next_free) trim(*heap, false);
   give_back_free_heaps(abandoned);
+  large_close_cached();
 }
 
 void trim_abandoned_heap(ThreadHeap& heap) noexcept { trim(heap, false); }

@@ -34,9 +34,10 @@ static_assert(kPageSize / kClassSizes[0] <= UINT16_MAX, "Slab::page_live counts 
 /// the slab afterwards.
 [[gnu::noinline]] void on_pages_emptied(Slab& slab, ThreadHeap& heap, std::uint32_t pages, bool from_free) noexcept;
 [[gnu::noinline]] void on_slab_no_longer_full(Slab& slab, ThreadHeap& heap) noexcept;
-/// Opens a block's closed pages before it is handed out; false if they could
-/// not be opened (the kernel's mapping limit).
-[[gnu::noinline]] bool open_block_pages(Slab& slab, std::uint32_t pages) noexcept;
+/// Opens a block's closed pages before it is handed out (under the cached
+/// policy, every closed page of the slab with them); false if they could not
+/// be opened (the kernel's mapping limit).
+[[gnu::noinline]] bool open_block_pages(Slab& slab, ThreadHeap& heap, std::uint32_t pages) noexcept;
 /// A live block a caller handed in: its slab and index (small), or no slab
 /// (large), and its usable size.
 struct LiveBlock {
@@ -79,7 +80,7 @@ inline std::uint32_t live_block_index(const Slab& slab, const void* pointer, Blo
   const std::uint32_t index = word * 64 + bit;
   const std::size_t offset = std::size_t{index} * slab.block_size;
   const std::uint32_t pages = pages_of(offset, slab.block_size);
-  if ((slab.open_pages & pages) != pages && !open_block_pages(slab, pages)) [[unlikely]] return nullptr;
+  if ((slab.open_pages & pages) != pages && !open_block_pages(slab, heap, pages)) [[unlikely]] return nullptr;
   // A page waiting to be closed holds a live block again: it stops waiting.
   if (const std::uint32_t waiting = slab.pending_close & pages) {
     slab.pending_close &= ~waiting;
@@ -172,10 +173,15 @@ inline void* allocate(std::size_t size) noexcept {
   return allocate_slow(size, kDefaultAlignment);
 }
 
+/// calloc's block above the largest class: zero without touching a page
+/// the program has not (see large_allocate).
+[[gnu::noinline]] void* allocate_large_zeroed(std::size_t size) noexcept;
+
 /// calloc's block. Every block was wiped when freed, but a write after free
 /// may have dirtied it since: only hardening level 2 and up check that it is
 /// still zero when handed out, so below that it is cleared again.
 inline void* allocate_zeroed(std::size_t size) noexcept {
+  if (size > kMaxSmallSize) [[unlikely]] return allocate_large_zeroed(size);
   void* block = allocate(size);
   if (block != nullptr && !g_hardened.load(std::memory_order_relaxed)) __builtin_memset(block, 0, size);
   return block;
@@ -229,7 +235,8 @@ std::size_t usable_size(const void* pointer) noexcept;
 /// Resizes as C's realloc does, wiping the old block when the data moves.
 void* reallocate(void* pointer, std::size_t size) noexcept;
 
-/// Closes the calling thread's waiting pages and gives back its empty slabs.
+/// Closes the calling thread's waiting pages, gives back its empty slabs,
+/// and closes the freed large spans waiting open.
 void collect_thread() noexcept;
 
 }  // namespace secbits::pool

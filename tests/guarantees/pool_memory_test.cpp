@@ -77,6 +77,21 @@ void expect_inaccessible(const void* pointer, std::size_t size, const std::strin
                                     << pointer << " can still be read";
 }
 
+/// A block of `size` bytes filled with the secret, then freed: where it was
+/// and how many bytes it had.
+struct FreedBlock {
+  void* pointer;
+  std::size_t usable;
+};
+FreedBlock fill_and_free(std::size_t size) {
+  void* p = secbits_malloc(size);
+  if (p == nullptr) return {nullptr, 0};
+  const std::size_t usable = secbits_usable_size(p);
+  fill_secret(p, usable);
+  secbits_free(p);
+  return {p, usable};
+}
+
 // Sets a page protection policy for one test and puts the default back, so
 // that tests run in one process do not leak their policy into the next.
 class ScopedPageProtection {
@@ -191,11 +206,8 @@ TEST(PoolMemory, EveryApiServesLockedUndumpableMemory) {
 TEST(PoolMemory, FreedBlocksOfEveryApiCannotBeReadBack) {
   for (const std::size_t size : {std::size_t{16}, std::size_t{100}, std::size_t{256}, std::size_t{4000},
                                  std::size_t{16384}, std::size_t{16385}, std::size_t{100000}}) {
-    void* p = secbits_malloc(size);
+    const auto [p, usable] = fill_and_free(size);
     ASSERT_NE(p, nullptr);
-    const std::size_t usable = secbits_usable_size(p);
-    fill_secret(p, usable);
-    secbits_free(p);
     expect_wiped(p, usable, "secbits_free of a " + std::to_string(size) + "-byte block");
   }
 
@@ -282,18 +294,73 @@ TEST(PoolMemory, GrowingSecureVectorLeavesNoCopyInItsOldBuffers) {
   EXPECT_GE(moves, 10u);  // the vector did go through small classes and page runs
 }
 
-TEST(PoolMemory, FreedLargeBlockIsInaccessibleAtOnce) {
+// Under the cached policy a freed large block waits, wiped and open, for the
+// next block of its span size, as a slab's emptied pages do: collect()
+// closes it.
+TEST(PoolMemory, FreedLargeBlockIsWipedAtOnceAndClosedByCollect) {
+  secbits_collect();
   // 28673: one byte above the largest size class.
   for (const std::size_t size : {std::size_t{28673}, std::size_t{64} << 10, std::size_t{3} << 20}) {
-    void* p = secbits_malloc(size);
+    const std::string what = "large block of " + std::to_string(size) + " bytes after free";
+    const auto [p, usable] = fill_and_free(size);
     ASSERT_NE(p, nullptr);
-    const std::size_t usable = secbits_usable_size(p);
-    fill_secret(p, usable);
-    secbits_free(p);
-    expect_inaccessible(p, usable, "large block of " + std::to_string(size) + " bytes after free");
+    const auto state = observe_memory(p, usable);
+    EXPECT_EQ(state.readable_bytes, usable) << what << ": waits open";
+    EXPECT_EQ(state.nonzero_bytes, 0u) << what << ": wiped";
+    secbits_collect();
+    expect_inaccessible(p, usable, what + " and collect()");
     // owns() is a range compare: asking about a closed page must not fault.
     EXPECT_TRUE(secbits_owns(p));
   }
+}
+
+TEST(PoolMemory, FreedLargeBlocksBeyondFourMiBWaitingOpenAreClosedAtOnce) {
+  secbits_collect();
+  const std::size_t size = std::size_t{3} << 20;
+  void* first = secbits_malloc(size);
+  void* second = secbits_malloc(size);
+  ASSERT_TRUE(first && second);
+  const std::size_t usable = secbits_usable_size(second);
+  fill_secret(first, secbits_usable_size(first));
+  fill_secret(second, usable);
+  secbits_free(first);
+  secbits_free(second);  // 6 MiB would wait open: past the 4 MiB limit
+  EXPECT_TRUE(secbits::test::is_readable(first)) << "the first freed block waits open";
+  expect_inaccessible(second, usable, "the second 3 MiB block freed");
+  secbits_collect();
+  expect_inaccessible(first, usable, "the first 3 MiB block after collect()");
+}
+
+TEST(PoolMemory, FreedLargeBlockIsInaccessibleAtOnceUnderEagerProtection) {
+  ScopedPageProtection eager(SECBITS_PROTECT_EAGER);
+  for (const std::size_t size : {std::size_t{28673}, std::size_t{64} << 10, std::size_t{3} << 20}) {
+    const auto [p, usable] = fill_and_free(size);
+    ASSERT_NE(p, nullptr);
+    expect_inaccessible(p, usable, "large block of " + std::to_string(size) + " bytes after free, eager policy");
+  }
+}
+
+// calloc of a large block touches none of its pages (every large block
+// handed out is zero already), and a span kept open since its free is
+// zeroed again even if a write after free reached it.
+TEST(PoolMemory, LargeCallocFaultsInNoPageAndIsZeroAfterAWriteAfterFree) {
+  secbits_collect();
+  const std::size_t size = std::size_t{8} << 20;
+  void* fresh = secbits_calloc(1, size);
+  ASSERT_NE(fresh, nullptr);
+  EXPECT_LE(secbits::test::resident_bytes(fresh, size), std::size_t{64} << 10) << "calloc made its pages resident";
+  secbits_free(fresh);
+  secbits_collect();
+  const std::size_t small = std::size_t{256} << 10;
+  void* block = secbits_malloc(small);
+  ASSERT_NE(block, nullptr);
+  std::memset(block, 0x5a, secbits_usable_size(block));
+  secbits_free(block);
+  static_cast<volatile unsigned char*>(block)[100] = 0x77;  // the bug: open, so it lands
+  void* again = secbits_calloc(1, small);
+  ASSERT_EQ(again, block) << "the span waiting open is the one reused";
+  EXPECT_EQ(observe_memory(again, small).nonzero_bytes, 0u);
+  secbits_free(again);
 }
 
 TEST(PoolMemory, LargeBlockLiesBetweenInaccessibleGuardPages) {

@@ -662,7 +662,7 @@ TEST_F(SecretPool, FreedBlocksCannotBeReadBack) {
   }));
 }
 
-TEST_F(SecretPool, FreedLargeBlockIsClosedAtOnceAndAForkedReadFaults) {
+TEST_F(SecretPool, FreedLargeBlockIsWipedThenClosedByCollectAndAForkedReadFaults) {
   expect_passed(run_with_fresh_pool([] {
     if (const std::string problem = use_source(SECBITS_SOURCE_SECRET); !problem.empty()) return broken(problem);
     for (const std::size_t size : {std::size_t{28673}, std::size_t{64} << 10, kLargeBlock, std::size_t{3} << 20}) {
@@ -676,9 +676,14 @@ TEST_F(SecretPool, FreedLargeBlockIsClosedAtOnceAndAForkedReadFaults) {
         return broken("a forked child reading " + what + " that is live: " + got);
       }
       secbits_free(block);
+      // Waiting open for reuse, wiped, until collect() closes it.
+      if (const auto waiting = secbits::test::observe_memory_through_pipe(block, usable); waiting.nonzero_bytes != 0) {
+        return broken(what + ": " + std::to_string(waiting.nonzero_bytes) + " bytes not wiped after free");
+      }
+      secbits_collect();
       const auto state = secbits::test::observe_memory_through_pipe(block, usable);
       if (!state.inaccessible()) {
-        return broken(what + ": " + std::to_string(state.readable_bytes) + " bytes readable after free");
+        return broken(what + ": " + std::to_string(state.readable_bytes) + " bytes readable after free and collect");
       }
       for (const std::size_t offset : {std::size_t{0}, usable - 1}) {
         if (const std::string got = read_in_child(static_cast<char*>(block) + offset); got != kFault) {

@@ -65,7 +65,7 @@ c   reuse_after_free                   | survived | survived            | preven
 c   reuse_after_realloc                | survived | survived            | prevented           | prevented
 c   free_sized_wrong_size              | survived | $sized_48_given_400 | $sized_48_given_400 | $sized_40_given_400
 c   overflow_large_by_1                | SIGSEGV  | SIGSEGV             | SIGSEGV             | SIGSEGV
-c   write_after_free_large             | SIGSEGV  | SIGSEGV             | SIGSEGV             | SIGSEGV
+c   write_after_free_large             | survived | survived            | SIGSEGV             | SIGSEGV
 cxx read_new_zero                      | survived | SIGSEGV             | SIGSEGV             | SIGSEGV
 cxx write_new_zero                     | survived | SIGSEGV             | SIGSEGV             | SIGSEGV
 cxx sized_delete_wrong_size            | survived | $sized_48_given_400 | $sized_48_given_400 | $sized_40_given_400

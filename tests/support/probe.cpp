@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -120,6 +121,15 @@ std::optional<std::vector<std::byte>> read_memory_through_pipe(const void* addre
 
 MemoryState observe_memory_through_pipe(const void* address, std::size_t size) {
   return observe_with(address, size, read_with_pipe);
+}
+
+std::size_t resident_bytes(const void* address, std::size_t size) {
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const std::uintptr_t first = reinterpret_cast<std::uintptr_t>(address) / page * page;
+  const std::size_t pages = (reinterpret_cast<std::uintptr_t>(address) + size - first + page - 1) / page;
+  std::vector<unsigned char> residency(pages);
+  if (::mincore(reinterpret_cast<void*>(first), pages * page, residency.data()) != 0) return SIZE_MAX;
+  return static_cast<std::size_t>(std::count_if(residency.begin(), residency.end(), [](unsigned char r) { return (r & 1) != 0; })) * page;
 }
 
 }  // namespace secbits::test

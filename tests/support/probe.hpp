@@ -45,4 +45,8 @@ MemoryState observe_memory(const void* address, std::size_t size);
 std::optional<std::vector<std::byte>> read_memory_through_pipe(const void* address, std::size_t size);
 MemoryState observe_memory_through_pipe(const void* address, std::size_t size);
 
+/// Bytes of the whole pages of [address, address + size) that are resident
+/// (mincore): what the kernel has faulted in, whatever their protection.
+std::size_t resident_bytes(const void* address, std::size_t size);
+
 }  // namespace secbits::test

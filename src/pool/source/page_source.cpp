@@ -72,7 +72,7 @@ void Source::decommit(std::byte* pages, std::size_t bytes, bool locked) noexcept
   subtract(g_counters.bytes_committed, bytes);
 }
 
-void Source::wipe(void* pages, std::size_t bytes) noexcept { os::wipe_resident(pages, bytes); }
+bool Source::wipe(void* pages, std::size_t bytes) noexcept { return os::wipe_resident(pages, bytes); }
 
 bool Source::protect(void* pages, std::size_t bytes, Protection protection) noexcept {
   if (!os::protect(pages, bytes, protection).ok()) return false;

@@ -38,7 +38,8 @@ class Source {
 
   /// Wipes committed pages that are open, touching only the resident ones:
   /// for a large block, most of whose pages a program may never touch.
-  void wipe(void* pages, std::size_t bytes) noexcept;
+  /// True if every page was resident.
+  bool wipe(void* pages, std::size_t bytes) noexcept;
 
   /// Changes the access to committed pages, counting the flip; false if the
   /// kernel refused (the mapping limit).
