@@ -4,7 +4,9 @@
 #include <pthread.h>
 
 #include "pool/death_purge.hpp"
+#include "pool/heap.hpp"
 #include "pool/region.hpp"
+#include "pool/source/page_source.hpp"
 
 namespace secbits::pool {
 
@@ -36,10 +38,25 @@ void child() {
   zero_size_child_after_fork();
   heap_child_after_fork();
   pool_child_after_fork();
-  renew_pool_in_child();
+  if (page_source().child_only_relocks()) {
+    set_aside_heap();
+    g_relock_waits.store(true, std::memory_order_release);
+  } else {
+    renew_pool_in_child();
+  }
 }
 
 }  // namespace
+
+constinit std::atomic<bool> g_relock_waits{false};
+
+void relock_after_fork() noexcept {
+  // Threads the child started since may race here: one relocks. Another that
+  // writes pool pages meanwhile gets copies locked by that relock, or, once
+  // their range is relocked, on the fault.
+  if (g_relock_waits.exchange(false, std::memory_order_acq_rel)) relock_pool("in a forked child, which fork() cannot fail for");
+  (void)take_back_heap();
+}
 
 void install_fork_handlers() noexcept {
   if (installed.load(std::memory_order_acquire) || installed.exchange(true, std::memory_order_acq_rel)) return;

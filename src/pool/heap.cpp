@@ -1,5 +1,7 @@
 #include "pool/heap.hpp"
 
+#include <utility>
+
 #include <mutex>
 #include <new>
 #include <pthread.h>
@@ -23,6 +25,8 @@ constexpr std::size_t kHeapsPerChunk = 64;
 constinit std::mutex registry_mutex;
 constinit std::atomic<ThreadHeap*> all_heaps{nullptr};
 constinit ThreadHeap* free_heaps = nullptr;
+// The forking thread's heap in a child whose relock waits (set_aside_heap).
+[[gnu::tls_model("initial-exec")]] constinit thread_local ThreadHeap* tl_heap_set_aside = nullptr;
 constinit ThreadHeap* spare_heaps = nullptr;
 constinit std::size_t spare_count = 0;
 constinit pthread_key_t exit_key{};
@@ -66,6 +70,7 @@ ThreadHeap* take_heap_locked() noexcept {
 
 ThreadHeap* attach_heap() noexcept {
   if (tl_torn_down) return nullptr;
+  if (ThreadHeap* forked = take_back_heap()) return forked;
   ThreadHeap* heap = nullptr;
   {
     std::lock_guard lock(registry_mutex);
@@ -106,6 +111,17 @@ void give_back_free_heaps(ThreadHeap* heaps) noexcept {
 }
 
 ThreadHeap* first_heap() noexcept { return all_heaps.load(std::memory_order_acquire); }
+
+void set_aside_heap() noexcept {
+  tl_heap_set_aside = tl_heap;
+  tl_heap = nullptr;
+}
+
+ThreadHeap* take_back_heap() noexcept {
+  ThreadHeap* heap = std::exchange(tl_heap_set_aside, nullptr);
+  if (heap != nullptr) tl_heap = heap;
+  return heap;
+}
 
 void heap_prepare_fork() noexcept { registry_mutex.lock(); }
 void heap_parent_after_fork() noexcept { registry_mutex.unlock(); }

@@ -50,6 +50,12 @@ struct ThreadHeap {
 /// Null once the thread has been torn down, or if no memory is left.
 ThreadHeap* attach_heap() noexcept;
 
+/// In a forked child: the calling thread's heap is put aside, so that its
+/// next allocation and free take the slow path (which relocks the pool
+/// first); take_back_heap (or attach_heap) makes it the thread's again.
+void set_aside_heap() noexcept;
+ThreadHeap* take_back_heap() noexcept;
+
 /// A heap no thread owns, for threads that allocate after their own heap was
 /// given back at exit; its user serialises access to it.
 ThreadHeap* new_shared_heap() noexcept;

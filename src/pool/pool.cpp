@@ -218,6 +218,7 @@ void* allocate_large(std::size_t size, std::size_t alignment, bool zeroed) noexc
 }  // namespace
 
 void* allocate_large_zeroed(std::size_t size) noexcept {
+  relock_if_forked();
   if (!ensure_initialised()) return nullptr;
   install_fork_handlers();
   return allocate_large(size, kDefaultAlignment, true);
@@ -231,6 +232,7 @@ void* allocate_slow(std::size_t size, std::size_t alignment) noexcept {
 }
 
 void* allocate_from_pool(std::size_t size, std::size_t alignment) noexcept {
+  relock_if_forked();
   if (!ensure_initialised()) return nullptr;
   install_fork_handlers();
   if (size == 0 && g_hardening.load(std::memory_order_relaxed) != 0) {
@@ -252,6 +254,7 @@ void* allocate_from_pool(std::size_t size, std::size_t alignment) noexcept {
 void free_not_local(void* pointer) noexcept {
   if (pointer == nullptr) return;
   os::ErrnoGuard keep;
+  relock_if_forked();
   const LiveBlock block = find_live_block(pointer, BlockUse::Free);
   if (block.slab == nullptr) {
     large_free(pointer);
@@ -411,6 +414,7 @@ void trim(ThreadHeap& heap, bool keep_current) noexcept {
 }  // namespace
 
 void collect_thread() noexcept {
+  relock_if_forked();
   if (ThreadHeap* heap = tl_heap) trim(*heap, true);
   // Heaps whose threads have exited collect nothing by themselves: blocks
   // other threads free into them stay wiped but open until someone does.

@@ -341,19 +341,19 @@ void keep_locked(std::uint64_t epoch_before, void* pages, std::size_t bytes) noe
 os::Status unlock_all_but_the_pool() noexcept {
   unlock_epoch.fetch_add(1, std::memory_order_seq_cst);
   const os::Status status = os::unlock_all();
-  relock_pool();
+  relock_pool(kAfterMunlockall);
   unlock_epoch.fetch_add(1, std::memory_order_seq_cst);
   return status;
 }
 
-void relock_pool() noexcept {
+void relock_pool(const char* because) noexcept {
   if (!initialised.load(std::memory_order_acquire)) return;
   std::lock_guard lock(slab_mutex);
   for (std::size_t slot = 0; slot < next_slot; ++slot) {
     const Slab& slab = g_region.slabs[slot];
-    if (slab.committed && slab.locked) page_source().relock(slab.base, kSlabBytes, kAfterMunlockall);
+    if (slab.committed && slab.locked) page_source().relock(slab.base, kSlabBytes, because);
   }
-  large_relock(kAfterMunlockall);
+  large_relock(because);
 }
 
 void renew_pool_in_child() noexcept {

@@ -60,7 +60,7 @@ void close_pages(Slab& slab, std::uint32_t mask) noexcept;
 /// Locks every committed, locked range again after the program's
 /// munlockall (the source says how: anonymous pages on fault, secret pages
 /// need nothing). A refusal is counted and said once on stderr.
-void relock_pool() noexcept;
+void relock_pool(const char* because) noexcept;
 
 /// In a forked child: every committed range made the child's own by the
 /// source (relocked anonymous pages, or fresh zero-filled secret pages),

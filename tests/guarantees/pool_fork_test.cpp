@@ -3,7 +3,9 @@
 // faults every page in for writing, which breaks copy-on-write for all of
 // them at once (512 MiB of pool: 512 MiB copied, 0.35-0.6 s per fork). The
 // child locks on touch instead; what it only reads stays shared, and
-// locked, by the parent.
+// locked, by the parent. Even that relock walks every resident page of the
+// pool, so it waits for the child's first call into the pool: a child that
+// execs right away never pays it.
 #include <secbits/secbits.h>
 
 #include <gtest/gtest.h>
@@ -32,6 +34,9 @@ constexpr std::size_t kSmallBlocks = 32768;  // 32 MiB
 constexpr std::size_t kLargeBlock = std::size_t{8} << 20;
 constexpr std::size_t kLargeBlocks = 4;  // 32 MiB
 
+/// The child's first call into the pool, which locks the pool again.
+void call_the_pool() { secbits_free(secbits_malloc(16)); }
+
 /// Private_Dirty of the pool's mappings: what this process has of its own.
 std::size_t pool_private_dirty_kb() {
   std::size_t total = 0;
@@ -58,6 +63,7 @@ TEST(PoolFork, ChildSharesThePoolItOnlyReadsAndLocksWhatItWrites) {
       std::cout << "FAILED: the child has " << inherited_kb << " kB of the pool of its own right after fork" << std::endl;
       return 1;
     }
+    call_the_pool();
     // The inherited blocks are intact, and what the child writes is locked.
     unsigned char* small = blocks.front();
     unsigned char* large = blocks.back();
@@ -90,8 +96,9 @@ TEST(PoolFork, ChildSharesThePoolItOnlyReadsAndLocksWhatItWrites) {
 // The parent keeps the pages it shares with a child locked only until it
 // writes or frees them: a free wipes the parent's page, copy-on-write gives
 // the parent a new one, and the child's copy of the old secret is then the
-// only one. It must be locked already, before the child calls the pool.
-TEST(PoolFork, AChildsCopyOfASecretStaysLockedAfterTheParentFreesIt) {
+// only one. The child's first call into the pool locks it, though the child
+// never wrote it.
+TEST(PoolFork, AChildsCopyOfASecretIsLockedOnceTheChildCallsThePoolAfterTheParentFreesIt) {
   auto* secret = static_cast<unsigned char*>(secbits_malloc(64));
   ASSERT_NE(secret, nullptr);
   std::memset(secret, 0x5A, 64);
@@ -103,8 +110,9 @@ TEST(PoolFork, AChildsCopyOfASecretStaysLockedAfterTheParentFreesIt) {
     ::close(go[1]);
     char byte = 0;
     if (::read(go[0], &byte, 1) != 1) ::_exit(10);
-    // No call into the pool before this check: the child only reads.
+    // The child only reads, and calls the pool once, after the parent's free.
     if (secret[0] != 0x5A) ::_exit(11);
+    call_the_pool();
     const auto mapping = secbits::test::mapping_containing(secret);
     if (!mapping || !mapping->has_flag("lo") || !mapping->has_flag("dd")) ::_exit(12);
     ::_exit(0);
@@ -168,7 +176,7 @@ TEST(PoolFork, AChildsNewThreadsDoNotTakeOverTheHeapsOfTheParentsOtherThreads) {
 
 // fork while another thread frees a large block: the child copies the span
 // mid-free, and the thread that would finish it does not exist there. Its
-// pages must still be locked in the child (a review found 39 of 40 children
+// pages must still be locked in the child, once it has called the pool (a review found 39 of 40 children
 // with such an unlocked span, one still holding secret bytes). What a
 // thread was committing or giving back at that moment holds nothing: it may
 // be resident unlocked in the child, but never with a byte of data.
@@ -187,6 +195,7 @@ TEST(PoolFork, ASpanBeingFreedWhenTheProcessForksLeavesNoDataUnlockedInTheChild)
   std::string report;
   for (int fork_number = 0; fork_number < 60; ++fork_number) {
     const auto result = secbits::test::run_in_child([] {
+      call_the_pool();
       for (const auto& mapping : secbits::test::all_mappings()) {
         if (!secbits_owns(reinterpret_cast<const void*>(mapping.start)) || mapping.rss_kb == 0) continue;
         if (mapping.has_flag("lo")) continue;
@@ -208,6 +217,46 @@ TEST(PoolFork, ASpanBeingFreedWhenTheProcessForksLeavesNoDataUnlockedInTheChild)
   stop = true;
   churn.join();
   EXPECT_EQ(children_with_data_unlocked, 0) << "of 60 forks: " << report;
+}
+
+// What fork + exec saves: right after the fork the child's pool is not
+// locked (locks are not inherited, and the relock waits); the child's first
+// allocation locks every resident page of it, the blocks it inherited and
+// never wrote included.
+TEST(PoolFork, AChildLocksItsPoolOnItsFirstCallIntoThePoolNotAtTheFork) {
+  std::vector<void*> blocks;
+  for (int i = 0; i < 256; ++i) {
+    blocks.push_back(secbits_malloc(kSmallBlock));
+    ASSERT_NE(blocks.back(), nullptr);
+    std::memset(blocks.back(), 0x5A, kSmallBlock);
+  }
+  const auto result = secbits::test::run_in_child([&blocks] {
+    const auto unlocked_resident_pool_mappings = [] {
+      int unlocked = 0;
+      for (const auto& mapping : secbits::test::all_mappings()) {
+        if (secbits_owns(reinterpret_cast<const void*>(mapping.start)) && mapping.rss_kb != 0 && !mapping.has_flag("lo")) {
+          ++unlocked;
+        }
+      }
+      return unlocked;
+    };
+    const auto before = secbits::test::mapping_containing(blocks.front());
+    if (!before || before->has_flag("lo")) {
+      std::cout << "FAILED: the pool is locked in the child before it called the pool" << std::endl;
+      return 1;
+    }
+    void* fresh = secbits_malloc(64);
+    if (fresh == nullptr) return 2;
+    if (const int unlocked = unlocked_resident_pool_mappings(); unlocked != 0) {
+      std::cout << "FAILED: " << unlocked << " resident pool mappings unlocked after the child's first malloc" << std::endl;
+      return 3;
+    }
+    secbits_free(fresh);
+    return 0;
+  });
+  ASSERT_TRUE(result.exited) << "killed by signal " << result.term_signal << ": " << result.output;
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  for (void* block : blocks) secbits_free(block);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@ class AnonymousSource final : public Source {
   // Copy-on-write: a range in flight at the fork is whatever it was in the
   // parent, private to the child, holding nothing secret of the parent's.
   bool child_repairs_reservation() const noexcept override { return false; }
+  bool child_only_relocks() const noexcept override { return true; }
   bool may_serve_unlocked(os::Status refusal) const noexcept override { return os::is_lock_budget_error(refusal.error); }
 
   void relock(void* pages, std::size_t bytes, const char* because) noexcept override {

@@ -58,6 +58,9 @@ class Source {
   /// mapping or unmapping at the fork reaches the child as the parent's
   /// shared pages or as a hole (MADV_DONTFORK).
   virtual bool child_repairs_reservation() const noexcept = 0;
+  /// Whether renew_in_child only locks committed ranges again (nothing else
+  /// in the child depends on it, so it may wait; see fork.hpp).
+  virtual bool child_only_relocks() const noexcept = 0;
   /// Whether the degrade policy may serve unlocked pages after
   /// commit_locked was refused for `refusal` (a budget, not a bug).
   virtual bool may_serve_unlocked(os::Status refusal) const noexcept = 0;

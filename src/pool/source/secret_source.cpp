@@ -65,6 +65,8 @@ class SecretSource final : public Source {
   bool extends_in_place() const noexcept override { return false; }
   bool gives_back_part_of_a_range() const noexcept override { return false; }
   bool child_repairs_reservation() const noexcept override { return true; }
+  // The child's ranges are holes until it maps fresh secret memory there.
+  bool child_only_relocks() const noexcept override { return false; }
 
   bool may_serve_unlocked(os::Status refusal) const noexcept override {
     // Out of file descriptors is as much a budget as RLIMIT_MEMLOCK: a
