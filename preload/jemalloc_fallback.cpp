@@ -6,12 +6,10 @@
 #include <cstdint>
 #include <jemalloc/jemalloc.h>
 
-#include "os/diagnostics.hpp"
+#include "preload/errno_keeper.hpp"
+#include "preload/new_handler_loop.hpp"
 
 namespace secbits::preload::fallback {
-
-constinit std::atomic<MallocFunction> g_fast_malloc{nullptr};
-constinit std::atomic<FreeFunction> g_fast_free{nullptr};
 
 namespace {
 
@@ -27,7 +25,45 @@ int flags_for(std::size_t alignment, bool zeroed) noexcept {
   return flags;
 }
 
+void* malloc_by_mallocx(std::size_t size) noexcept { return allocate(size, 0, false); }
+
+void* calloc_by_mallocx(std::size_t count, std::size_t size) noexcept {
+  std::size_t total = 0;
+  if (__builtin_mul_overflow(count, size, &total)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return allocate(total, 0, true);
+}
+
+void* realloc_by_rallocx(void* pointer, std::size_t size) noexcept {
+  void* block = ::rallocx(pointer, at_least_one(size), 0);
+  if (block == nullptr) errno = ENOMEM;
+  return block;
+}
+
+void free_by_dallocx(void* pointer) noexcept {
+  if (pointer != nullptr) ::dallocx(pointer, 0);
+}
+
+void* new_by_mallocx(std::size_t size) {
+  if (void* block = allocate(size, 0, false)) return block;
+  return retry_through_new_handler([=] { return allocate(size, 0, false); });
+}
+
+// Written by bind_fast_paths, from the constructor, before the program's
+// threads; read when the route is set and on every free.
+constinit PlainCalls g_found{malloc_by_mallocx, calloc_by_mallocx, realloc_by_rallocx, new_by_mallocx};
+constinit std::atomic<FreeFunction> g_free{free_by_dallocx};
+
+template <class Function>
+void bind(void* library, const char* name, Function& call) noexcept {
+  if (void* found = ::dlsym(library, name)) call = reinterpret_cast<Function>(found);
+}
+
 }  // namespace
+
+PlainCalls plain_calls() noexcept { return g_found; }
 
 void* allocate(std::size_t size, std::size_t alignment, bool zeroed) noexcept {
   void* block = ::mallocx(at_least_one(size), flags_for(alignment, zeroed));
@@ -35,27 +71,25 @@ void* allocate(std::size_t size, std::size_t alignment, bool zeroed) noexcept {
   return block;
 }
 
-void* reallocate(void* pointer, std::size_t size) noexcept {
-  void* block = ::rallocx(pointer, at_least_one(size), 0);
-  if (block == nullptr) errno = ENOMEM;
-  return block;
-}
-
-void release_slow(void* pointer) noexcept {
-  os::ErrnoGuard keep;
-  ::dallocx(pointer, 0);
+// jemalloc's free keeps errno on its fast path only: its slow path may purge
+// pages (madvise, munmap) and leave their errno behind (kept upstream only
+// after 5.3.0, jemalloc/jemalloc#2906). Only reached once the route is set
+// (ErrnoKeeper).
+void release(void* pointer) noexcept {
+  ErrnoKeeper keep;
+  g_free.load(std::memory_order_relaxed)(pointer);
 }
 
 void bind_fast_paths() noexcept {
   void* library = ::dlopen("libjemalloc.so.2", RTLD_NOW | RTLD_NOLOAD);
   if (library == nullptr) return;
-  auto* plain_malloc = reinterpret_cast<MallocFunction>(::dlsym(library, "malloc"));
-  auto* plain_free = reinterpret_cast<FreeFunction>(::dlsym(library, "free"));
-  // Both or neither: a block from one path may be freed by the other, which
-  // is fine only because both are jemalloc's.
-  if (plain_malloc == nullptr || plain_free == nullptr) return;
-  g_fast_free.store(plain_free, std::memory_order_relaxed);
-  g_fast_malloc.store(plain_malloc, std::memory_order_relaxed);
+  bind(library, "malloc", g_found.malloc);
+  bind(library, "calloc", g_found.calloc);
+  bind(library, "realloc", g_found.realloc);
+  bind(library, "_Znwm", g_found.new_);
+  FreeFunction free = g_free.load(std::memory_order_relaxed);
+  bind(library, "free", free);
+  g_free.store(free, std::memory_order_relaxed);
 }
 
 std::size_t usable_size(const void* pointer) noexcept { return ::sallocx(pointer, 0); }

@@ -189,8 +189,8 @@ void print_stats_json(const struct secbits_stats& stats) noexcept {
 // Runs after libc is up (allocations may well have come earlier): the place
 // for the checks that need dlsym, which no allocation path may call.
 [[gnu::constructor]] void on_load() {
-  ensure_ready();
-  if (g_options.mode == Mode::Tagged) fallback::bind_fast_paths();
+  ready_route();
+  if (g_options.mode == Mode::Tagged) bind_jemalloc_calls();
   if (g_options.verbose) announce();
   check_malloc_is_ours();
 }

@@ -32,12 +32,9 @@ struct CRules {
 
   /// realloc(p, 0) frees p and returns null, as glibc does (grep and sed
   /// rely on realloc(NULL, 0) != NULL); realloc(NULL, n) is malloc(n).
-  static void* realloc(void* pointer, std::size_t size) noexcept {
+  [[gnu::always_inline]] static void* realloc(void* pointer, std::size_t size) noexcept {
     if (pointer == nullptr) return Heap::allocate(size);
-    if (size == 0) {
-      Heap::release(pointer);
-      return nullptr;
-    }
+    if (size == 0) return free_for_zero_size(pointer);
     return Heap::reallocate(pointer, size);
   }
 
@@ -94,6 +91,12 @@ struct CRules {
   }
 
  private:
+  /// realloc(p, 0). Out of line: a free that returns is a call that is not
+  /// the last, and inline it would make every realloc save registers.
+  [[gnu::noinline]] static void* free_for_zero_size(void* pointer) noexcept {
+    Heap::release(pointer);
+    return nullptr;
+  }
   static void* out_of_memory() noexcept {
     errno = ENOMEM;
     return nullptr;

@@ -130,6 +130,8 @@ void flush_quarantine(ThreadHeap& heap) noexcept {
   }
 }
 
+namespace {
+
 void check_sized_free(void* pointer, std::size_t size, std::size_t alignment) noexcept {
   if (pointer == nullptr || !owns(pointer)) return;  // deallocate says what is wrong with it
   const LiveBlock block = find_live_block(pointer, BlockUse::Free);
@@ -147,6 +149,13 @@ void check_sized_free(void* pointer, std::size_t size, std::size_t alignment) no
     fits = class_fits(*block.slab, size, alignment);
   }
   if (!fits) wrong_size_freed(pointer, block.usable_size, size);
+}
+
+}  // namespace
+
+void deallocate_size_checked(void* pointer, std::size_t size, std::size_t alignment) noexcept {
+  check_sized_free(pointer, size, alignment);
+  deallocate(pointer);
 }
 
 }  // namespace secbits::pool

@@ -27,12 +27,14 @@ inline constexpr unsigned kDefaultHardening = 1;
 inline constexpr std::size_t kCanaryBytes = 8;
 inline constexpr std::uint32_t kQuarantineSlots = 16;
 
+// Hidden in the declarations too (as every flag the fast paths read), so
+// that they address it directly, not through the GOT.
 /// The level the pool runs at once started; the level asked for before.
-extern constinit std::atomic<unsigned> g_hardening;
+[[gnu::visibility("hidden")]] extern constinit std::atomic<unsigned> g_hardening;
 /// Level 2 and up: allocation and local free take the hardened paths.
-extern constinit std::atomic<bool> g_hardened;
+[[gnu::visibility("hidden")]] extern constinit std::atomic<bool> g_hardened;
 /// Level 3: every small block ends in a canary.
-extern constinit std::atomic<bool> g_canaries;
+[[gnu::visibility("hidden")]] extern constinit std::atomic<bool> g_canaries;
 
 /// Asks for a level before the pool exists: 0, or EINVAL (no such level) or
 /// EBUSY (the pool exists: its blocks were laid out for another level).

@@ -8,7 +8,9 @@
 namespace secbits::pool {
 
 extern constinit std::atomic<LockPolicy> g_lock_policy;
-extern constinit std::atomic<PageProtection> g_page_protection;
+// Hidden in the declaration too: return_block reads it directly, not
+// through the GOT.
+[[gnu::visibility("hidden")]] extern constinit std::atomic<PageProtection> g_page_protection;
 /// The source asked for; the pool resolves Auto when it is first used.
 extern constinit std::atomic<PageSource> g_requested_source;
 

@@ -213,7 +213,9 @@ inline void deallocate(void* pointer) noexcept {
 /// A free that says the block's size (C23's free_sized, C++'s sized delete),
 /// `alignment` 0 when the call does not say it. From hardening level 1 a size
 /// that does not fit the block aborts with one line.
-[[gnu::noinline]] void check_sized_free(void* pointer, std::size_t size, std::size_t alignment) noexcept;
+/// The full check, then the free: a call that is the last thing the inline
+/// path does, so that its callers keep nothing across it.
+[[gnu::noinline]] void deallocate_size_checked(void* pointer, std::size_t size, std::size_t alignment) noexcept;
 inline void deallocate_sized(void* pointer, std::size_t size, std::size_t alignment) noexcept {
   if (g_hardening.load(std::memory_order_relaxed) != 0) [[likely]] {
     const std::uintptr_t offset =
@@ -223,7 +225,7 @@ inline void deallocate_sized(void* pointer, std::size_t size, std::size_t alignm
     if (offset >= g_region.small_bytes.load(std::memory_order_relaxed) || alignment > kDefaultAlignment ||
         request - 1 >= kMaxSmallSize || g_region.slabs[offset >> kSlotShift].class_index != class_of(request))
         [[unlikely]] {
-      check_sized_free(pointer, size, alignment);
+      return deallocate_size_checked(pointer, size, alignment);
     }
   }
   deallocate(pointer);

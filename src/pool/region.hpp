@@ -22,7 +22,9 @@ struct Region {
   std::size_t slot_count = 0;
 };
 
-extern constinit Region g_region;
+// Hidden in the declaration too: every free and owns() addresses it
+// directly, not through the GOT.
+[[gnu::visibility("hidden")]] extern constinit Region g_region;
 
 /// One range compare; touches no memory. False before the pool exists.
 inline bool owns(const void* pointer) noexcept {

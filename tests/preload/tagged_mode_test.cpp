@@ -11,7 +11,9 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include <algorithm>
 #include <barrier>
+#include <bit>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -57,6 +59,22 @@ TEST_F(TaggedMode, PlainMallocAndNewAreJemallocsNotThePools) {
   EXPECT_GE(::sallocx(block, 0), 100u);
   plain_free(block);
   delete object;
+}
+
+// An untagged new is jemalloc's own: the block jemalloc alone would give,
+// aligned for any object that fits (as C++ asks, and as compilers assume),
+// not padded to 16 bytes for the smallest objects.
+TEST_F(TaggedMode, UntaggedNewTakesJemallocsOwnSizeClass) {
+  for (std::size_t size = 1; size <= 64; ++size) {
+    void* object = ::operator new(size);
+    void* array = ::operator new[](size);
+    EXPECT_EQ(::sallocx(object, 0), ::nallocx(size, 0)) << "new of " << size << " bytes";
+    EXPECT_EQ(::sallocx(array, 0), ::nallocx(size, 0)) << "new[] of " << size << " bytes";
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(object) % std::bit_floor(std::min<std::size_t>(size, 16)), 0u) << size;
+    EXPECT_FALSE(secbits_owns(object));
+    ::operator delete(object, size);
+    ::operator delete[](array);
+  }
 }
 
 // jemalloc aligns blocks of 8 bytes or less to 8 only: an explicit alignment
