@@ -314,9 +314,9 @@ TEST(PoolMemory, FreedLargeBlockIsWipedAtOnceAndClosedByCollect) {
   }
 }
 
-TEST(PoolMemory, FreedLargeBlocksBeyondFourMiBWaitingOpenAreClosedAtOnce) {
+TEST(PoolMemory, FreedLargeBlocksBeyond32MiBWaitingOpenAreClosedAtOnce) {
   secbits_collect();
-  const std::size_t size = std::size_t{3} << 20;
+  const std::size_t size = std::size_t{20} << 20;
   void* first = secbits_malloc(size);
   void* second = secbits_malloc(size);
   ASSERT_TRUE(first && second);
@@ -324,11 +324,11 @@ TEST(PoolMemory, FreedLargeBlocksBeyondFourMiBWaitingOpenAreClosedAtOnce) {
   fill_secret(first, secbits_usable_size(first));
   fill_secret(second, usable);
   secbits_free(first);
-  secbits_free(second);  // 6 MiB would wait open: past the 4 MiB limit
+  secbits_free(second);  // 40 MiB would wait open: past the 32 MiB limit
   EXPECT_TRUE(secbits::test::is_readable(first)) << "the first freed block waits open";
-  expect_inaccessible(second, usable, "the second 3 MiB block freed");
+  expect_inaccessible(second, usable, "the second 20 MiB block freed");
   secbits_collect();
-  expect_inaccessible(first, usable, "the first 3 MiB block after collect()");
+  expect_inaccessible(first, usable, "the first 20 MiB block after collect()");
 }
 
 TEST(PoolMemory, FreedLargeBlockIsInaccessibleAtOnceUnderEagerProtection) {
