@@ -20,8 +20,11 @@ struct ClassLists {
 
 /// Per-thread allocation state. A thread takes a heap on its first
 /// allocation and gives it back when it exits; the next new thread takes it
-/// over with its slabs. Heaps are never freed.
-struct ThreadHeap {
+/// over with its slabs. Heaps are never freed. Each starts on a line pair
+/// of its own: heaps lie side by side in a chunk, and one thread's byte
+/// count, written on every call, must not share a line (or the pair the
+/// hardware prefetches together) with the next heap's class lists.
+struct alignas(128) ThreadHeap {
   ClassLists classes[kClassCount];
   Slab* pending = nullptr;           // slabs with pages waiting to be closed
   std::uint32_t pending_pages = 0;

@@ -22,7 +22,9 @@ enum class SlabList : std::uint8_t { None, Current, Available, Full };
 /// or in remote_bits (freed by another thread, not yet collected). Only the
 /// owner writes free_bits and the plain fields; other threads only set
 /// remote_bits and has_remote, so freeing from another thread takes no lock.
-struct Slab {
+/// Slabs lie side by side in one table: each starts a cache line, so that
+/// one slab's remote frees do not share a line with its neighbour's header.
+struct alignas(64) Slab {
   std::byte* base = nullptr;       // first byte of the slab's first page
   std::uint32_t block_size = 0;
   std::uint32_t block_count = 0;
