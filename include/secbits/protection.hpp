@@ -19,8 +19,8 @@ enum class LockPolicy { Strict, Degrade };
 ///  - Cached: once a bounded number of such pages (4 MiB per thread) has
 ///    gathered, in one batch, or on collect(); most frees make no syscall
 ///    (the default). A freed large block (above 28 KiB) waits open, wiped,
-///    for reuse while no more than 32 MiB of them wait in the process, and
-///    is closed at once beyond that (and from hardening level 2);
+///    for reuse; past 32 MiB of them in the process the oldest is closed
+///    (from hardening level 2, each is closed at once);
 ///  - Eager: on the free that empties the page (a syscall on that free);
 ///  - None: not while their slab is in use; freed blocks are still wiped.
 /// A block freed by another thread than its owner is wiped at once; its page

@@ -41,9 +41,9 @@ enum secbits_lock_policy { SECBITS_LOCK_STRICT = 0, SECBITS_LOCK_DEGRADE = 1 };
  *          gathered, in one batch, or on secbits_collect(); the pages of the
  *          slab a thread allocates from stay open until then; no syscall on
  *          most frees (the default). A freed large block (above 28 KiB)
- *          waits open, wiped, for reuse while no more than 32 MiB of them
- *          wait in the process, closed at once beyond that (and from
- *          hardening level 2);
+ *          waits open, wiped, for reuse; past 32 MiB of them in the
+ *          process the oldest is closed (from hardening level 2, each is
+ *          closed at once);
  *  EAGER:  on the free that empties the page (a syscall on that free);
  *  NONE:   not while their slab is in use (blocks are still wiped); a slab
  *          given back empty is closed all the same.

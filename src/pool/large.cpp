@@ -70,7 +70,9 @@ constinit std::size_t bump = 0;
 /// the free. The cache holds up to as many bytes as the most the program has
 /// had in large blocks at once (at least kMinCacheBytes, at most
 /// kMaxCacheBytes): a program that frees and allocates its large blocks
-/// again and again finds its spans, pages resident, where they were.
+/// again and again finds its spans, pages resident, where they were. Past
+/// either limit the oldest spans make room (given back, or closed), other
+/// sizes than the new one's first.
 struct CacheLists {
   std::uint32_t open = 0;
   std::uint32_t closed = 0;
@@ -250,13 +252,90 @@ bool take_cached(unsigned shift, std::size_t pages, CachedSpan* taken) noexcept 
 
 enum class Caching { Kept, CloseFirst, Refused };
 
-/// Files a freed, wiped span in the cache: refused past the cache's limit;
-/// an open one past the open limit must be closed first.
-Caching put_cached(const CachedSpan& span) noexcept {
+/// The oldest span of a cache list, taken off it: its granule + 1, or 0.
+/// Called with span_mutex held.
+std::uint32_t take_oldest(std::uint32_t& head) noexcept {
+  if (head == 0) return 0;
+  std::uint32_t previous = 0;
+  std::uint32_t link = head;
+  for (std::uint32_t next; (next = link_of(records[link - 1].load(std::memory_order_relaxed))) != 0;) {
+    previous = link;
+    link = next;
+  }
+  if (previous == 0) {
+    head = 0;
+  } else {
+    const std::uint64_t before = records[previous - 1].load(std::memory_order_relaxed);
+    records[previous - 1].store(before & ~kLinkMask, std::memory_order_release);
+  }
+  return link;
+}
+
+/// The oldest open (or closed) span of another size than `last`'s, the
+/// largest sizes first, else of `last`'s size: spans of a size the program
+/// no longer frees go first. Its granule + 1, or 0; its bytes leave the
+/// counts. Called with span_mutex held.
+std::uint32_t take_oldest_of(bool open, unsigned last) noexcept {
+  const auto list_of = [open](unsigned shift) -> std::uint32_t& { return open ? cache[shift].open : cache[shift].closed; };
+  std::uint32_t link = 0;
+  for (unsigned shift = 64; link == 0 && shift-- > 0;) {
+    if (shift != last) link = take_oldest(list_of(shift));
+  }
+  if (link == 0) link = take_oldest(list_of(last));
+  if (link == 0) return 0;
+  const std::size_t bytes = high_of(records[link - 1].load(std::memory_order_relaxed)) * kPageSize;
+  cache_bytes -= bytes;
+  if (open) open_cache_bytes -= bytes;
+  return link;
+}
+
+/// Spans put_cached took out of the cache to make room, for its caller to
+/// give back once the lock is released.
+struct Evicted {
+  static constexpr int kMost = 4;
+  std::uint32_t links[kMost] = {};
+  int count = 0;
+};
+
+/// Files a freed, wiped span in the cache. Past the cache's limit, the
+/// oldest spans go first (closed ones, then open ones; the caller gives
+/// them back), and a span that still does not fit is refused. Past the open
+/// limit, the oldest open span is closed to make room, and if that fails the
+/// new one must be closed first: the spans a program uses now are the ones
+/// that stay open, not the first ever freed.
+Caching put_cached(const CachedSpan& span, Evicted* evicted) noexcept {
   const std::size_t bytes = std::size_t{span.pages} * kPageSize;
   std::lock_guard lock(span_mutex);
+  if (bytes > cache_limit()) return Caching::Refused;
+  while (cache_bytes + bytes > cache_limit() && evicted->count < Evicted::kMost) {
+    std::uint32_t link = take_oldest_of(false, span.shift);
+    if (link == 0) link = take_oldest_of(true, span.shift);
+    if (link == 0) break;
+    // Busy, pages and all, until the caller gives them back.
+    const std::uint64_t record = records[link - 1].load(std::memory_order_relaxed);
+    records[link - 1].store((record & ~(kStateMask | kLinkMask)) | kBusy, std::memory_order_relaxed);
+    evicted->links[evicted->count++] = link;
+  }
   if (cache_bytes + bytes > cache_limit()) return Caching::Refused;
-  if (span.open && open_cache_bytes + bytes > kOpenCacheBytes) return Caching::CloseFirst;
+  if (span.open && open_cache_bytes + bytes > kOpenCacheBytes) {
+    const std::uint32_t link = take_oldest_of(true, span.shift);
+    if (link == 0) return Caching::CloseFirst;
+    const std::uint64_t record = records[link - 1].load(std::memory_order_relaxed);
+    std::uint32_t& closed = cache[shift_of(record)].closed;
+    const bool shut = page_source().protect(zone + (std::size_t{link - 1} << kMinSpanShift), high_of(record) * kPageSize,
+                                            Protection::NoAccess);
+    std::uint32_t& head = shut ? closed : cache[shift_of(record)].open;
+    records[link - 1].store((record & ~(kStateMask | kLinkMask)) | (shut ? kCachedClosed : kCachedOpen) |
+                                (std::uint64_t{head} << kLinkShift),
+                            std::memory_order_release);
+    head = link;
+    cache_bytes += high_of(record) * kPageSize;
+    if (!shut) {
+      open_cache_bytes += high_of(record) * kPageSize;
+      return Caching::CloseFirst;
+    }
+    if (open_cache_bytes + bytes > kOpenCacheBytes) return Caching::CloseFirst;
+  }
   std::uint32_t& head = span.open ? cache[span.shift].open : cache[span.shift].closed;
   const std::uint64_t record = make_record(span.open ? kCachedOpen : kCachedClosed, span.locked, span.shift, span.pages) |
                                (span.resident ? kResidentBit : 0) | (std::uint64_t{head} << kLinkShift);
@@ -477,10 +556,17 @@ void large_free(void* pointer) noexcept {
     release_span(granule, span.shift, pages, span.locked);
     return;
   }
-  Caching caching = span.open ? put_cached(span) : Caching::CloseFirst;
+  Evicted evicted;
+  Caching caching = span.open ? put_cached(span, &evicted) : Caching::CloseFirst;
   if (caching == Caching::CloseFirst) {
     span.open = false;
-    caching = page_source().protect(pointer, pages * kPageSize, Protection::NoAccess) ? put_cached(span) : Caching::Refused;
+    caching = page_source().protect(pointer, pages * kPageSize, Protection::NoAccess) ? put_cached(span, &evicted)
+                                                                                     : Caching::Refused;
+  }
+  for (int i = 0; i < evicted.count; ++i) {
+    const std::size_t victim = evicted.links[i] - 1;
+    const std::uint64_t record = records[victim].load(std::memory_order_relaxed);
+    release_span(victim, shift_of(record), high_of(record), locked_of(record));
   }
   if (caching != Caching::Kept) release_span(granule, span.shift, pages, span.locked);
 }

@@ -314,21 +314,25 @@ TEST(PoolMemory, FreedLargeBlockIsWipedAtOnceAndClosedByCollect) {
   }
 }
 
-TEST(PoolMemory, FreedLargeBlocksBeyond32MiBWaitingOpenAreClosedAtOnce) {
+// Past 32 MiB of freed spans waiting open, the oldest is closed: the span a
+// program freed last is the one it is about to reuse.
+TEST(PoolMemory, FreedLargeBlocksBeyond32MiBWaitingOpenCloseTheOldest) {
   secbits_collect();
   const std::size_t size = std::size_t{20} << 20;
   void* first = secbits_malloc(size);
   void* second = secbits_malloc(size);
   ASSERT_TRUE(first && second);
-  const std::size_t usable = secbits_usable_size(second);
-  fill_secret(first, secbits_usable_size(first));
-  fill_secret(second, usable);
+  const std::size_t usable = secbits_usable_size(first);
+  fill_secret(first, usable);
+  fill_secret(second, secbits_usable_size(second));
   secbits_free(first);
   secbits_free(second);  // 40 MiB would wait open: past the 32 MiB limit
-  EXPECT_TRUE(secbits::test::is_readable(first)) << "the first freed block waits open";
-  expect_inaccessible(second, usable, "the second 20 MiB block freed");
+  expect_inaccessible(first, usable, "the first 20 MiB block freed, once a second one is");
+  const auto second_state = observe_memory(second, usable);
+  EXPECT_EQ(second_state.readable_bytes, usable) << "the block freed last waits open";
+  EXPECT_EQ(second_state.nonzero_bytes, 0u) << "the block freed last is wiped";
   secbits_collect();
-  expect_inaccessible(first, usable, "the first 20 MiB block after collect()");
+  expect_inaccessible(second, usable, "the second 20 MiB block after collect()");
 }
 
 TEST(PoolMemory, FreedLargeBlockIsInaccessibleAtOnceUnderEagerProtection) {
