@@ -565,8 +565,8 @@ void large_free(void* pointer) noexcept {
   }
   for (int i = 0; i < evicted.count; ++i) {
     const std::size_t victim = evicted.links[i] - 1;
-    const std::uint64_t record = records[victim].load(std::memory_order_relaxed);
-    release_span(victim, shift_of(record), high_of(record), locked_of(record));
+    const std::uint64_t victim_record = records[victim].load(std::memory_order_relaxed);
+    release_span(victim, shift_of(victim_record), high_of(victim_record), locked_of(victim_record));
   }
   if (caching != Caching::Kept) release_span(granule, span.shift, pages, span.locked);
 }
