@@ -173,6 +173,22 @@ void for_each_in_list(std::uint32_t head, OnSpan on_span) noexcept {
   }
 }
 
+/// Puts span `link` (granule + 1) at the head of a cache list, its record
+/// (`record`, whatever its state and link) saying `state`. Called with
+/// span_mutex held.
+void push_span(std::uint32_t& head, std::uint32_t link, std::uint64_t record, std::uint64_t state) noexcept {
+  records[link - 1].store((record & ~(kStateMask | kLinkMask)) | state | (std::uint64_t{head} << kLinkShift),
+                          std::memory_order_release);
+  head = link;
+}
+
+/// Makes span `previous` of a list point where `record`'s link does: the
+/// span `record` belongs to leaves the list. Called with span_mutex held.
+void skip_over(std::uint32_t previous, std::uint64_t record) noexcept {
+  const std::uint64_t before = records[previous - 1].load(std::memory_order_relaxed);
+  records[previous - 1].store((before & ~kLinkMask) | (record & kLinkMask), std::memory_order_release);
+}
+
 /// The cache's byte counts are its spans' pages, each on the list its
 /// record's state names. Called with span_mutex held.
 void debug_check_cache() noexcept {
@@ -212,12 +228,8 @@ std::uint32_t take_from_list(std::uint32_t& head, std::size_t pages, bool any) n
   for (int looked = 0; link != 0 && (looked < kLooked || any); ++looked) {
     const std::uint64_t record = records[link - 1].load(std::memory_order_relaxed);
     if (any || fits(record, pages)) {
-      if (previous == 0) {
-        head = link_of(record);
-      } else {
-        const std::uint64_t before = records[previous - 1].load(std::memory_order_relaxed);
-        records[previous - 1].store((before & ~kLinkMask) | (record & kLinkMask), std::memory_order_release);
-      }
+      if (previous == 0) head = link_of(record);
+      else skip_over(previous, record);
       return link;
     }
     previous = link;
@@ -258,16 +270,14 @@ std::uint32_t take_oldest(std::uint32_t& head) noexcept {
   if (head == 0) return 0;
   std::uint32_t previous = 0;
   std::uint32_t link = head;
-  for (std::uint32_t next; (next = link_of(records[link - 1].load(std::memory_order_relaxed))) != 0;) {
+  std::uint64_t record = records[link - 1].load(std::memory_order_relaxed);
+  for (std::uint32_t next; (next = link_of(record)) != 0;) {
     previous = link;
     link = next;
+    record = records[link - 1].load(std::memory_order_relaxed);
   }
-  if (previous == 0) {
-    head = 0;
-  } else {
-    const std::uint64_t before = records[previous - 1].load(std::memory_order_relaxed);
-    records[previous - 1].store(before & ~kLinkMask, std::memory_order_release);
-  }
+  if (previous == 0) head = 0;
+  else skip_over(previous, record);
   return link;
 }
 
@@ -321,14 +331,10 @@ Caching put_cached(const CachedSpan& span, Evicted* evicted) noexcept {
     const std::uint32_t link = take_oldest_of(true, span.shift);
     if (link == 0) return Caching::CloseFirst;
     const std::uint64_t record = records[link - 1].load(std::memory_order_relaxed);
-    std::uint32_t& closed = cache[shift_of(record)].closed;
     const bool shut = page_source().protect(zone + (std::size_t{link - 1} << kMinSpanShift), high_of(record) * kPageSize,
                                             Protection::NoAccess);
-    std::uint32_t& head = shut ? closed : cache[shift_of(record)].open;
-    records[link - 1].store((record & ~(kStateMask | kLinkMask)) | (shut ? kCachedClosed : kCachedOpen) |
-                                (std::uint64_t{head} << kLinkShift),
-                            std::memory_order_release);
-    head = link;
+    CacheLists& lists = cache[shift_of(record)];
+    push_span(shut ? lists.closed : lists.open, link, record, shut ? kCachedClosed : kCachedOpen);
     cache_bytes += high_of(record) * kPageSize;
     if (!shut) {
       open_cache_bytes += high_of(record) * kPageSize;
@@ -336,11 +342,9 @@ Caching put_cached(const CachedSpan& span, Evicted* evicted) noexcept {
     }
     if (open_cache_bytes + bytes > kOpenCacheBytes) return Caching::CloseFirst;
   }
-  std::uint32_t& head = span.open ? cache[span.shift].open : cache[span.shift].closed;
-  const std::uint64_t record = make_record(span.open ? kCachedOpen : kCachedClosed, span.locked, span.shift, span.pages) |
-                               (span.resident ? kResidentBit : 0) | (std::uint64_t{head} << kLinkShift);
-  records[span.granule].store(record, std::memory_order_release);
-  head = span.granule + 1;
+  const std::uint64_t state = span.open ? kCachedOpen : kCachedClosed;
+  push_span(span.open ? cache[span.shift].open : cache[span.shift].closed, span.granule + 1,
+            make_record(state, span.locked, span.shift, span.pages) | (span.resident ? kResidentBit : 0), state);
   cache_bytes += bytes;
   if (span.open) open_cache_bytes += bytes;
   debug_check_cache();
@@ -356,12 +360,9 @@ void close_open_spans(bool close) noexcept {
     for_each_in_list(cache[shift].open, [&](std::size_t granule, std::uint64_t record) {
       const bool closed =
           !close || page_source().protect(zone + (granule << kMinSpanShift), high_of(record) * kPageSize, Protection::NoAccess);
-      std::uint32_t& head = closed ? cache[shift].closed : still_open;
       if (closed) open_cache_bytes -= high_of(record) * kPageSize;
-      records[granule].store((record & ~(kStateMask | kLinkMask)) | (closed ? kCachedClosed : kCachedOpen) |
-                                 (std::uint64_t{head} << kLinkShift),
-                             std::memory_order_release);
-      head = static_cast<std::uint32_t>(granule + 1);
+      push_span(closed ? cache[shift].closed : still_open, static_cast<std::uint32_t>(granule + 1), record,
+                closed ? kCachedClosed : kCachedOpen);
     });
     cache[shift].open = still_open;
   }
