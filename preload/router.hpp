@@ -100,7 +100,8 @@ struct RouterHeap {
     return reallocate_scoped(pointer, size);
   }
   [[gnu::always_inline]] static void release(void* pointer) noexcept {
-    if (pool::owns(pointer)) return pool::deallocate(pointer);
+    const std::uintptr_t offset = pool::region_offset(pointer);
+    if (pool::owns_offset(offset)) return pool::deallocate_at(pointer, offset);
     g_calls.free_foreign.load(std::memory_order_acquire)(pointer);
   }
   /// free_sized and sized delete: `alignment` 0 when the call does not say.

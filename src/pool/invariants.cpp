@@ -50,6 +50,8 @@ void check_slab(const Slab& slab) noexcept {
   if (free_blocks + slab.live != slab.block_count) {
     broken("invariant broken: free blocks and live blocks do not add up to the slab's blocks", slab.base);
   }
+  // take_block finds a page closed or waiting with one test of open ^ waiting.
+  if ((slab.pending_close & ~slab.open_pages) != 0) broken("invariant broken: a page waiting to close is closed", slab.base);
   std::uint32_t page_live[kSlabPages] = {};
   for (std::uint32_t index = 0; index < slab.block_count; ++index) {
     if (is_free(slab, index)) continue;

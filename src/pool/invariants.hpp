@@ -18,8 +18,8 @@ inline constexpr bool kCheckInvariants = false;
 
 /// A slab as its owner sees it: free bits + live blocks = block count, the
 /// per-page live counts match the live blocks, live blocks sit on open
-/// pages, pages waiting to close hold no live block, the hint is a lower
-/// bound of the free words.
+/// pages, pages waiting to close hold no live block and are open, the hint
+/// is a lower bound of the free words.
 void check_slab(const Slab& slab) noexcept;
 /// Every slab of a heap is on the list it says, with consistent links, and
 /// the heap's count of waiting pages matches its pending slabs.

@@ -321,6 +321,23 @@ bool open_block_pages(Slab& slab, ThreadHeap& heap, std::uint32_t pages) noexcep
   return opened || (slab.open_pages & pages) == pages;
 }
 
+void* hand_out_block_reopening(Slab& slab, ThreadHeap& heap, std::uint32_t word, unsigned bit) noexcept {
+  const std::uint32_t pages = pages_of(std::size_t{word * 64 + bit} * slab.block_size, slab.block_size);
+  if ((slab.open_pages & pages) != pages && !open_block_pages(slab, heap, pages)) return nullptr;
+  // A page waiting to be closed holds a live block again: it stops waiting.
+  if (const std::uint32_t waiting = slab.pending_close & pages) {
+    slab.pending_close &= ~waiting;
+    heap.pending_pages -= count_bits(waiting);
+  }
+  return hand_out_block(slab, heap, word, slab.free_bits[word].load(std::memory_order_relaxed), bit);
+}
+
+void free_local_returning(Slab& slab, ThreadHeap& heap, void* pointer, std::uint32_t index) noexcept {
+  os::secure_wipe(pointer, slab.block_size);
+  count_bytes(heap, -static_cast<std::int64_t>(slab.block_size));
+  return_block(slab, heap, index, std::size_t{index} * slab.block_size, true);
+}
+
 void not_a_block(const void* pointer, BlockUse use) noexcept {
   static constexpr const char* kWhat[] = {"invalid free (not the start of a block)",
                                           "realloc of a pointer that does not start a block",

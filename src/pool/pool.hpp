@@ -67,6 +67,41 @@ inline std::uint32_t live_block_index(const Slab& slab, const void* pointer, Blo
   return index;
 }
 
+/// The first and last page a block at `offset` of the slab touches.
+struct PageSpan {
+  std::size_t first;
+  std::size_t last;
+};
+inline PageSpan page_span(const Slab& slab, std::size_t offset) noexcept {
+  return {offset >> kPageShift, (offset + slab.block_size - 1) >> kPageShift};
+}
+
+/// Marks free block `bit` of word `word` (whose bits are `bits`) live: its
+/// pages are open and none waits to be closed.
+[[gnu::always_inline]] inline void* hand_out_block(Slab& slab, ThreadHeap& heap, std::uint32_t word,
+                                                   std::uint64_t bits, unsigned bit) noexcept {
+  const std::size_t offset = std::size_t{word * 64 + bit} * slab.block_size;
+  slab.free_bits[word].store(bits & ~(std::uint64_t{1} << bit), std::memory_order_relaxed);
+  const PageSpan span = page_span(slab, offset);
+  for (std::size_t page = span.first; page <= span.last; ++page) ++slab.page_live[page];
+  ++slab.live;
+  count_bytes(heap, slab.block_size);
+  return slab.base + offset;
+}
+
+/// hand_out_block for a block with a closed page or a page waiting to be
+/// closed: opens the first, takes the second off the batch; null if the
+/// pages could not be opened (the kernel's mapping limit).
+[[gnu::noinline]] void* hand_out_block_reopening(Slab& slab, ThreadHeap& heap, std::uint32_t word,
+                                                 unsigned bit) noexcept;
+
+/// Whether every page of free block `bit` of word `word` is open and none
+/// waits to be closed (waiting pages are open: one test finds either).
+[[gnu::always_inline]] inline bool block_pages_ready(const Slab& slab, std::uint32_t word, unsigned bit) noexcept {
+  const std::uint32_t pages = pages_of(std::size_t{word * 64 + bit} * slab.block_size, slab.block_size);
+  return ((slab.open_pages ^ slab.pending_close) & pages) == pages;
+}
+
 /// Hands out a free block of the slab's hint word, or null when that word is
 /// empty: the lowest one, or with `start` (hardening level 3) the first at or
 /// after bit `start`, wrapping around.
@@ -77,22 +112,8 @@ inline std::uint32_t live_block_index(const Slab& slab, const void* pointer, Blo
   const unsigned bit = start == 0 ? static_cast<unsigned>(std::countr_zero(bits))
                                   : (static_cast<unsigned>(std::countr_zero(std::rotr(bits, static_cast<int>(start)))) +
                                      start) & 63;
-  const std::uint32_t index = word * 64 + bit;
-  const std::size_t offset = std::size_t{index} * slab.block_size;
-  const std::uint32_t pages = pages_of(offset, slab.block_size);
-  if ((slab.open_pages & pages) != pages && !open_block_pages(slab, heap, pages)) [[unlikely]] return nullptr;
-  // A page waiting to be closed holds a live block again: it stops waiting.
-  if (const std::uint32_t waiting = slab.pending_close & pages) {
-    slab.pending_close &= ~waiting;
-    heap.pending_pages -= count_bits(waiting);
-  }
-  slab.free_bits[word].store(bits & ~(std::uint64_t{1} << bit), std::memory_order_relaxed);
-  for (std::size_t page = offset >> kPageShift; page <= (offset + slab.block_size - 1) >> kPageShift; ++page) {
-    ++slab.page_live[page];
-  }
-  ++slab.live;
-  count_bytes(heap, slab.block_size);
-  return slab.base + offset;
+  if (!block_pages_ready(slab, word, bit)) [[unlikely]] return hand_out_block_reopening(slab, heap, word, bit);
+  return hand_out_block(slab, heap, word, bits, bit);
 }
 
 /// Returns block `index` (at `offset`) to its slab's free blocks; the block is
@@ -104,7 +125,8 @@ inline std::uint32_t live_block_index(const Slab& slab, const void* pointer, Blo
                              std::memory_order_relaxed);
   if (word < slab.hint) slab.hint = word;
   std::uint32_t emptied = 0;
-  for (std::size_t page = offset >> kPageShift; page <= (offset + slab.block_size - 1) >> kPageShift; ++page) {
+  const PageSpan span = page_span(slab, offset);
+  for (std::size_t page = span.first; page <= span.last; ++page) {
     if (--slab.page_live[page] == 0) emptied |= std::uint32_t{1} << page;
   }
   --slab.live;
@@ -126,12 +148,35 @@ inline std::uint32_t live_block_index(const Slab& slab, const void* pointer, Blo
   on_pages_emptied(slab, heap, emptied, from_free);
 }
 
-/// A free by the thread whose heap owns the slab.
+/// free_local's way for a block whose free changes a list or a page's
+/// state: wipe, then return_block.
+[[gnu::noinline]] void free_local_returning(Slab& slab, ThreadHeap& heap, void* pointer, std::uint32_t index) noexcept;
+
+/// A free by the thread whose heap owns the slab. The common case (the slab
+/// stays on its list, and the block's page keeps a live block or is the
+/// current slab's, which stays open) is done inline, the wipe last, so that
+/// nothing is kept across the call to memset: no register to save. Only this
+/// thread hands out the slab's blocks, so none can be handed out between its
+/// free bit and the wipe.
 inline void free_local(Slab& slab, ThreadHeap& heap, void* pointer) noexcept {
   const std::uint32_t index = live_block_index(slab, pointer, BlockUse::Free, false);
-  os::secure_wipe(pointer, slab.block_size);
-  count_bytes(heap, -static_cast<std::int64_t>(slab.block_size));
-  return_block(slab, heap, index, std::size_t{index} * slab.block_size, true);
+  const std::size_t size = slab.block_size;
+  const PageSpan span = page_span(slab, std::size_t{index} * size);
+  // Tested in this order because the first test is the one that predicts well.
+  if (slab.list != SlabList::Current ||
+      g_page_protection.load(std::memory_order_relaxed) != PageProtection::Cached) [[unlikely]] {
+    if (slab.list == SlabList::Full || span.first != span.last || slab.page_live[span.first] <= 1) {
+      return free_local_returning(slab, heap, pointer, index);
+    }
+  }
+  const std::uint32_t word = index >> 6;
+  slab.free_bits[word].store(slab.free_bits[word].load(std::memory_order_relaxed) | (std::uint64_t{1} << (index & 63)),
+                             std::memory_order_relaxed);
+  if (word < slab.hint) slab.hint = word;
+  for (std::size_t page = span.first; page <= span.last; ++page) --slab.page_live[page];
+  --slab.live;
+  count_bytes(heap, -static_cast<std::int64_t>(size));
+  os::secure_wipe(pointer, size);
 }
 
 /// The paths of hardening level 2 and up (hardened.cpp): the checks on
@@ -142,8 +187,7 @@ inline void free_local(Slab& slab, ThreadHeap& heap, void* pointer) noexcept {
 /// A block of the calling thread's current slab for `size` (1 to the
 /// largest class), or null for the slow path. With `kCheckZero` (level 2) the
 /// block is checked still zero as its free left it: anything else is a write
-/// after free. The check stays inline because a call cost more than the
-/// check at small sizes.
+/// after free.
 template <bool kCheckZero>
 [[gnu::always_inline]] inline void* take_current_block(std::size_t size) noexcept {
   ThreadHeap* heap = tl_heap;
@@ -157,18 +201,16 @@ template <bool kCheckZero>
   return block;
 }
 
+/// allocate at hardening level 2 and up (hardened.cpp): out of line, so
+/// that the plain path saves no register for it.
+[[gnu::noinline]] void* allocate_checked(std::size_t size) noexcept;
+
 /// `size` zeroed bytes, 16-byte aligned; null with errno ENOMEM on failure.
 /// Size 0 takes the slow path (wrapping below), where hardening level 1 and
 /// up hand out a block that faults on any access. Levels 0 and 1 read one
-/// flag; level 3's canaries change the class a size takes, and go out of line
-/// from the start.
+/// flag.
 inline void* allocate(std::size_t size) noexcept {
-  if (g_hardened.load(std::memory_order_relaxed)) [[unlikely]] {
-    if (!g_canaries.load(std::memory_order_relaxed)) {
-      if (void* block = take_current_block<true>(size)) [[likely]] return block;
-    }
-    return allocate_hardened(size, kDefaultAlignment);
-  }
+  if (g_hardened.load(std::memory_order_relaxed)) [[unlikely]] return allocate_checked(size);
   if (void* block = take_current_block<false>(size)) [[likely]] return block;
   return allocate_slow(size, kDefaultAlignment);
 }
@@ -194,10 +236,8 @@ inline void* allocate_aligned(std::size_t size, std::size_t alignment) noexcept 
   return allocate_slow(size, alignment);
 }
 
-/// Wipes and frees a block of the pool; aborts for anything else but null.
-inline void deallocate(void* pointer) noexcept {
-  const std::uintptr_t offset =
-      reinterpret_cast<std::uintptr_t>(pointer) - g_region.base.load(std::memory_order_relaxed);
+/// deallocate for a pointer whose region_offset the caller has at hand.
+inline void deallocate_at(void* pointer, std::uintptr_t offset) noexcept {
   if (offset < g_region.small_bytes.load(std::memory_order_relaxed)) [[likely]] {
     Slab& slab = g_region.slabs[offset >> kSlotShift];
     ThreadHeap* heap = tl_heap;
@@ -209,6 +249,9 @@ inline void deallocate(void* pointer) noexcept {
   }
   free_not_local(pointer);
 }
+
+/// Wipes and frees a block of the pool; aborts for anything else but null.
+inline void deallocate(void* pointer) noexcept { deallocate_at(pointer, region_offset(pointer)); }
 
 /// A free that says the block's size (C23's free_sized, C++'s sized delete),
 /// `alignment` 0 when the call does not say it. From hardening level 1 a size

@@ -26,11 +26,18 @@ struct Region {
 // directly, not through the GOT.
 [[gnu::visibility("hidden")]] extern constinit Region g_region;
 
-/// One range compare; touches no memory. False before the pool exists.
-inline bool owns(const void* pointer) noexcept {
-  const std::uintptr_t offset = reinterpret_cast<std::uintptr_t>(pointer) - g_region.base.load(std::memory_order_relaxed);
+/// Where `pointer` lies from the start of the range (wrapping below it).
+inline std::uintptr_t region_offset(const void* pointer) noexcept {
+  return reinterpret_cast<std::uintptr_t>(pointer) - g_region.base.load(std::memory_order_relaxed);
+}
+
+/// Whether an offset from region_offset lies in the range.
+inline bool owns_offset(std::uintptr_t offset) noexcept {
   return offset < g_region.total_bytes.load(std::memory_order_relaxed);
 }
+
+/// One range compare; touches no memory. False before the pool exists.
+inline bool owns(const void* pointer) noexcept { return owns_offset(region_offset(pointer)); }
 
 /// Reserves the range on first use; thread-safe, idempotent. False if the
 /// kernel gave no address space (errno is ENOMEM then).
