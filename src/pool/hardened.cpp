@@ -47,10 +47,7 @@ unsigned next_start(ThreadHeap& heap) noexcept {
 
 /// Back to its slab: the block left the quarantine.
 [[gnu::always_inline]] inline void release_quarantined(ThreadHeap& heap, Slab& slab, std::uint32_t index) noexcept {
-  const std::uint32_t word = index >> 6;
-  slab.quarantine_bits[word].store(
-      slab.quarantine_bits[word].load(std::memory_order_relaxed) & ~(std::uint64_t{1} << (index & 63)),
-      std::memory_order_relaxed);
+  set_quarantine_bit(slab, index, false);
   return_block(slab, heap, index, std::size_t{index} * slab.block_size, true);
 }
 
@@ -119,10 +116,7 @@ void free_local_hardened(Slab& slab, ThreadHeap& heap, void* pointer) noexcept {
     return_block(slab, heap, index, offset, true);
     return;
   }
-  const std::uint32_t word = index >> 6;
-  slab.quarantine_bits[word].store(
-      slab.quarantine_bits[word].load(std::memory_order_relaxed) | (std::uint64_t{1} << (index & 63)),
-      std::memory_order_relaxed);
+  set_quarantine_bit(slab, index, true);
   ThreadHeap::QuarantinedBlock& slot = heap.quarantine[heap.quarantine_next];
   heap.quarantine_next = (heap.quarantine_next + 1) % kQuarantineSlots;
   const ThreadHeap::QuarantinedBlock oldest = slot;

@@ -10,12 +10,29 @@
 
 namespace secbits::pool {
 
+/// A block of up to kCachedBlockMax bytes its owner freed and keeps for its
+/// next allocation of the class (hardening levels 0 and 1, unless pages are
+/// closed eagerly). It is wiped, still counts as live in its slab (its page
+/// stays open) and is marked in the slab's quarantine bits, which every
+/// free, realloc and usable_size check: a second free of it aborts.
+struct CachedBlock {
+  Slab* slab;
+  std::uint32_t index;
+};
+inline constexpr std::uint32_t kCachedBlocksPerClass = 8;
+inline constexpr std::size_t kCachedBlockMax = 1024;
+
 /// A heap's slabs of one size class: the one it allocates from, those with
-/// free blocks, and those it found full.
+/// free blocks, and those it found full; and the blocks it freed last, the
+/// newest on top. The next allocation takes the newest: a block the free
+/// has just wiped is still in the cache, and taking it back touches none of
+/// the slab's bitmap and page counts.
 struct ClassLists {
   Slab* current = nullptr;
   Slab* available = nullptr;
   Slab* full = nullptr;
+  std::uint32_t cached = 0;
+  CachedBlock cache[kCachedBlocksPerClass] = {};
 };
 
 /// Per-thread allocation state. A thread takes a heap on its first

@@ -82,6 +82,14 @@ void check_heap(const ThreadHeap& heap) noexcept {
     }
     check_list(lists, lists.available, SlabList::Available, class_index);
     check_list(lists, lists.full, SlabList::Full, class_index);
+    for (std::uint32_t i = 0; i < lists.cached; ++i) {
+      const CachedBlock& block = lists.cache[i];
+      const std::uint64_t bit = std::uint64_t{1} << (block.index & 63);
+      if (block.slab->owner.load(std::memory_order_relaxed) != &heap || block.slab->class_index != class_index ||
+          (block.slab->quarantine_bits[block.index >> 6].load(std::memory_order_relaxed) & bit) == 0) {
+        broken("invariant broken: a cached block is not its heap's, of its class and marked", block.slab->base);
+      }
+    }
   }
   std::uint32_t pending_pages = 0;
   for (const Slab* slab = heap.pending; slab != nullptr; slab = slab->next_pending) {

@@ -21,8 +21,9 @@ inline constexpr bool kCheckInvariants = false;
 /// pages, pages waiting to close hold no live block and are open, the hint
 /// is a lower bound of the free words.
 void check_slab(const Slab& slab) noexcept;
-/// Every slab of a heap is on the list it says, with consistent links, and
-/// the heap's count of waiting pages matches its pending slabs.
+/// Every slab of a heap is on the list it says, with consistent links, its
+/// cached blocks are its own, of their class and marked, and the heap's
+/// count of waiting pages matches its pending slabs.
 void check_heap(const ThreadHeap& heap) noexcept;
 
 inline void debug_check_slab(const Slab& slab) noexcept {

@@ -400,8 +400,20 @@ namespace {
 /// is false (a heap whose thread is gone: its empty slabs would otherwise
 /// stay committed and locked, against the process's lock budget, until a new
 /// thread takes the heap).
+/// Returns every block the heap keeps cached to its slab.
+void return_cached_blocks(ThreadHeap& heap) noexcept {
+  for (ClassLists& lists : heap.classes) {
+    while (lists.cached != 0) {
+      const CachedBlock block = lists.cache[--lists.cached];
+      set_quarantine_bit(*block.slab, block.index, false);
+      return_block(*block.slab, heap, block.index, std::size_t{block.index} * block.slab->block_size, false);
+    }
+  }
+}
+
 void trim(ThreadHeap& heap, bool keep_current) noexcept {
   debug_check_heap(heap);
+  return_cached_blocks(heap);
   flush_quarantine(heap);
   for (ClassLists& lists : heap.classes) {
     for (Slab* list : {lists.full, lists.available, lists.current}) {

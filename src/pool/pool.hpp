@@ -52,19 +52,27 @@ LiveBlock find_live_block(const void* pointer, BlockUse use) noexcept;
 /// The index of the live block that starts at `pointer` in `slab` (a slab
 /// that is committed); aborts naming the pointer if it does not start a
 /// block, or if that block is free, whether freed here, by another thread,
-/// or waiting in a quarantine (`with_quarantine`: only hardened pools have
-/// one). Every path that takes a small block from a caller (free, realloc,
-/// usable_size) goes through it.
-inline std::uint32_t live_block_index(const Slab& slab, const void* pointer, BlockUse use,
-                                      bool with_quarantine = true) noexcept {
+/// or waiting in its owner's quarantine or cache (quarantine_bits). Every
+/// path that takes a small block from a caller (free, realloc, usable_size)
+/// goes through it.
+inline std::uint32_t live_block_index(const Slab& slab, const void* pointer, BlockUse use) noexcept {
   const std::uint32_t index = slab.block_at(static_cast<std::size_t>(static_cast<const std::byte*>(pointer) - slab.base));
   if (index == UINT32_MAX) [[unlikely]] not_a_block(pointer, use);
   const std::uint64_t bit = std::uint64_t{1} << (index & 63);
-  std::uint64_t free = slab.free_bits[index >> 6].load(std::memory_order_relaxed) |
-                       slab.remote_bits[index >> 6].load(std::memory_order_relaxed);
-  if (with_quarantine) free |= slab.quarantine_bits[index >> 6].load(std::memory_order_relaxed);
+  const std::uint64_t free = slab.free_bits[index >> 6].load(std::memory_order_relaxed) |
+                             slab.remote_bits[index >> 6].load(std::memory_order_relaxed) |
+                             slab.quarantine_bits[index >> 6].load(std::memory_order_relaxed);
   if ((free & bit) != 0) [[unlikely]] block_already_freed(pointer, use);
   return index;
+}
+
+/// Marks block `index` freed but held by its owner (quarantine or cache), or
+/// no longer; owner only.
+inline void set_quarantine_bit(Slab& slab, std::uint32_t index, bool held) noexcept {
+  std::atomic<std::uint64_t>& word = slab.quarantine_bits[index >> 6];
+  const std::uint64_t bit = std::uint64_t{1} << (index & 63);
+  const std::uint64_t bits = word.load(std::memory_order_relaxed);
+  word.store(held ? bits | bit : bits & ~bit, std::memory_order_relaxed);
 }
 
 /// The first and last page a block at `offset` of the slab touches.
@@ -159,8 +167,19 @@ inline PageSpan page_span(const Slab& slab, std::size_t offset) noexcept {
 /// thread hands out the slab's blocks, so none can be handed out between its
 /// free bit and the wipe.
 inline void free_local(Slab& slab, ThreadHeap& heap, void* pointer) noexcept {
-  const std::uint32_t index = live_block_index(slab, pointer, BlockUse::Free, false);
+  const std::uint32_t index = live_block_index(slab, pointer, BlockUse::Free);
   const std::size_t size = slab.block_size;
+  ClassLists& lists = heap.classes[slab.class_index];
+  // Eager protection closes a page at the very free that empties it: a
+  // cached block would keep it open.
+  if (size <= kCachedBlockMax && lists.cached < kCachedBlocksPerClass &&
+      g_page_protection.load(std::memory_order_relaxed) != PageProtection::Eager) [[likely]] {
+    set_quarantine_bit(slab, index, true);
+    lists.cache[lists.cached++] = {&slab, index};
+    count_bytes(heap, -static_cast<std::int64_t>(size));
+    os::secure_wipe(pointer, size);
+    return;
+  }
   const PageSpan span = page_span(slab, std::size_t{index} * size);
   // Tested in this order because the first test is the one that predicts well.
   if (slab.list != SlabList::Current ||
@@ -184,6 +203,15 @@ inline void free_local(Slab& slab, ThreadHeap& heap, void* pointer) noexcept {
 [[gnu::noinline]] void* allocate_hardened(std::size_t size, std::size_t alignment) noexcept;
 [[gnu::noinline]] void free_local_hardened(Slab& slab, ThreadHeap& heap, void* pointer) noexcept;
 
+/// The block the heap freed last of the class (lists.cached > 0).
+[[gnu::always_inline]] inline void* take_cached_block(ClassLists& lists, ThreadHeap& heap) noexcept {
+  const CachedBlock block = lists.cache[--lists.cached];
+  Slab& slab = *block.slab;
+  set_quarantine_bit(slab, block.index, false);
+  count_bytes(heap, slab.block_size);
+  return slab.base + std::size_t{block.index} * slab.block_size;
+}
+
 /// A block of the calling thread's current slab for `size` (1 to the
 /// largest class), or null for the slow path. With `kCheckZero` (level 2) the
 /// block is checked still zero as its free left it: anything else is a write
@@ -192,7 +220,10 @@ template <bool kCheckZero>
 [[gnu::always_inline]] inline void* take_current_block(std::size_t size) noexcept {
   ThreadHeap* heap = tl_heap;
   if (heap == nullptr || size - 1 >= kMaxSmallSize) [[unlikely]] return nullptr;
-  Slab* slab = heap->classes[class_of(size)].current;
+  ClassLists& lists = heap->classes[class_of(size)];
+  // Hardened pools never cache a freed block (they quarantine it).
+  if (!kCheckZero && lists.cached != 0) return take_cached_block(lists, *heap);
+  Slab* slab = lists.current;
   if (slab == nullptr) [[unlikely]] return nullptr;
   void* block = take_block(*slab, *heap);
   if constexpr (kCheckZero) {

@@ -48,8 +48,8 @@ struct alignas(64) Slab {
   std::atomic<std::uint64_t> free_bits[kBitmapWords] = {};
   std::atomic<std::uint64_t> remote_bits[kBitmapWords] = {};
   // Freed by the owner, waiting in its heap's quarantine (hardening level 2
-  // and up): written by the owner only, read by any thread's free to tell a
-  // double free.
+  // and up) or cache (levels 0 and 1): written by the owner only, read by any
+  // thread's free to tell a double free.
   std::atomic<std::uint64_t> quarantine_bits[kBitmapWords] = {};
 
   std::uint32_t bitmap_words() const noexcept { return (block_count + 63) / 64; }

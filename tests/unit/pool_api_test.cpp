@@ -270,6 +270,29 @@ TEST(PoolFree, IgnoresNullAndPreservesErrno) {
   }
 }
 
+// Up to 1 KiB, a thread keeps the blocks it freed last of each class and
+// hands out the newest first: the free has just wiped it, so it is in the
+// cache. (Hardened pools quarantine freed blocks instead; this one is not.)
+TEST(PoolFree, TheNextBlockOfASmallClassIsTheOneFreedLast) {
+  for (const std::size_t size : {std::size_t{16}, std::size_t{200}, std::size_t{1024}}) {
+    std::array<void*, 4> blocks{};
+    for (void*& p : blocks) {
+      p = secbits_malloc(size);
+      ASSERT_NE(p, nullptr);
+    }
+    secbits_free(blocks[1]);
+    secbits_free(blocks[3]);
+    void* newest = secbits_malloc(size);
+    void* older = secbits_malloc(size);
+    EXPECT_EQ(newest, blocks[3]) << "size " << size;
+    EXPECT_EQ(older, blocks[1]) << "size " << size;
+    secbits_free(newest);
+    secbits_free(older);
+    secbits_free(blocks[0]);
+    secbits_free(blocks[2]);
+  }
+}
+
 TEST(PoolUsableSize, IsZeroForNull) { EXPECT_EQ(secbits_usable_size(nullptr), 0u); }
 
 int static_variable = 0;
