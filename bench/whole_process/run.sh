@@ -17,7 +17,7 @@
 #                   mt_small remote_free large_churn fork_exec python sqlite gcc
 #   --configs       a subset of: glibc jemalloc secbits-all secbits-tagged, and
 #                   secbits-all-h0 .. secbits-all-h3 (secbits-run --mode all
-#                   --harden N; secbits-all is the default level, 2); default:
+#                   --harden N; secbits-all is the default level, 1); default:
 #                   the first four
 #   --timeout S     a run taking longer is killed and reported as a failure (default 300)
 #   --no-build      use the builds in $WP_BUILD as they are
