@@ -395,11 +395,6 @@ void* reallocate(void* pointer, std::size_t size) noexcept {
 
 namespace {
 
-/// Collects every remote free, closes every waiting page and gives back
-/// every slab without a live block; the current slabs too when `keep_current`
-/// is false (a heap whose thread is gone: its empty slabs would otherwise
-/// stay committed and locked, against the process's lock budget, until a new
-/// thread takes the heap).
 /// Returns every block the heap keeps cached to its slab.
 void return_cached_blocks(ThreadHeap& heap) noexcept {
   for (ClassLists& lists : heap.classes) {
@@ -411,6 +406,11 @@ void return_cached_blocks(ThreadHeap& heap) noexcept {
   }
 }
 
+/// Collects every remote free, closes every waiting page and gives back
+/// every slab without a live block; the current slabs too when `keep_current`
+/// is false (a heap whose thread is gone: its empty slabs would otherwise
+/// stay committed and locked, against the process's lock budget, until a new
+/// thread takes the heap).
 void trim(ThreadHeap& heap, bool keep_current) noexcept {
   debug_check_heap(heap);
   return_cached_blocks(heap);

@@ -124,14 +124,20 @@ inline PageSpan page_span(const Slab& slab, std::size_t offset) noexcept {
   return hand_out_block(slab, heap, word, bits, bit);
 }
 
-/// Returns block `index` (at `offset`) to its slab's free blocks; the block is
-/// already wiped and its free bit is still clear.
-[[gnu::always_inline]] inline void return_block(Slab& slab, ThreadHeap& heap, std::uint32_t index, std::size_t offset,
-                         bool from_free) noexcept {
+/// Sets block `index`'s free bit, keeping the hint a lower bound of the
+/// free words (owner only).
+inline void mark_block_free(Slab& slab, std::uint32_t index) noexcept {
   const std::uint32_t word = index >> 6;
   slab.free_bits[word].store(slab.free_bits[word].load(std::memory_order_relaxed) | (std::uint64_t{1} << (index & 63)),
                              std::memory_order_relaxed);
   if (word < slab.hint) slab.hint = word;
+}
+
+/// Returns block `index` (at `offset`) to its slab's free blocks; the block is
+/// already wiped and its free bit is still clear.
+[[gnu::always_inline]] inline void return_block(Slab& slab, ThreadHeap& heap, std::uint32_t index, std::size_t offset,
+                         bool from_free) noexcept {
+  mark_block_free(slab, index);
   std::uint32_t emptied = 0;
   const PageSpan span = page_span(slab, offset);
   for (std::size_t page = span.first; page <= span.last; ++page) {
@@ -188,10 +194,7 @@ inline void free_local(Slab& slab, ThreadHeap& heap, void* pointer) noexcept {
       return free_local_returning(slab, heap, pointer, index);
     }
   }
-  const std::uint32_t word = index >> 6;
-  slab.free_bits[word].store(slab.free_bits[word].load(std::memory_order_relaxed) | (std::uint64_t{1} << (index & 63)),
-                             std::memory_order_relaxed);
-  if (word < slab.hint) slab.hint = word;
+  mark_block_free(slab, index);
   for (std::size_t page = span.first; page <= span.last; ++page) --slab.page_live[page];
   --slab.live;
   count_bytes(heap, -static_cast<std::int64_t>(size));
