@@ -21,7 +21,7 @@ enum class LockPolicy { Strict, Degrade };
 ///    (the default). The last 8 blocks of up to 1 KiB a thread freed of each
 ///    size class wait, wiped, for its next allocations: their pages stay
 ///    open until then, collect() or the thread's exit. A freed large block
-///    (above 28 KiB) waits open, wiped, for reuse; past 32 MiB of them in the
+///    (above 64 KiB) waits open, wiped, for reuse; past 32 MiB of them in the
 ///    process the oldest is closed (from hardening level 2, each is closed at
 ///    once);
 ///  - Eager: on the free that empties the page (a syscall on that free);

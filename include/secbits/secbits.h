@@ -43,7 +43,7 @@ enum secbits_lock_policy { SECBITS_LOCK_STRICT = 0, SECBITS_LOCK_DEGRADE = 1 };
  *          those of the last 8 blocks of up to 1 KiB a thread freed of each
  *          size class (wiped, kept for its next allocations) until reused,
  *          secbits_collect() or the thread's exit; no syscall on most frees
- *          (the default). A freed large block (above 28 KiB)
+ *          (the default). A freed large block (above 64 KiB)
  *          waits open, wiped, for reuse; past 32 MiB of them in the
  *          process the oldest is closed (from hardening level 2, each is
  *          closed at once);

@@ -52,15 +52,17 @@ void check_slab(const Slab& slab) noexcept {
   }
   // take_block finds a page closed or waiting with one test of open ^ waiting.
   if ((slab.pending_close & ~slab.open_pages) != 0) broken("invariant broken: a page waiting to close is closed", slab.base);
-  std::uint32_t page_live[kSlabPages] = {};
+  std::uint32_t page_live[kSlabUnits] = {};
   for (std::uint32_t index = 0; index < slab.block_count; ++index) {
     if (is_free(slab, index)) continue;
     const std::size_t offset = std::size_t{index} * slab.block_size;
-    for (std::size_t page = offset >> kPageShift; page <= (offset + slab.block_size - 1) >> kPageShift; ++page) {
+    for (std::size_t page = offset >> slab.unit_shift; page <= (offset + slab.block_size - 1) >> slab.unit_shift;
+         ++page) {
       ++page_live[page];
     }
   }
-  for (std::uint32_t page = 0; page < kSlabPages; ++page) {
+  if ((slab.open_pages & ~slab.all_units()) != 0) broken("invariant broken: a unit past the committed ones is open", slab.base);
+  for (std::uint32_t page = 0; page < kSlabUnits; ++page) {
     const std::uint32_t bit = std::uint32_t{1} << page;
     if (page_live[page] != slab.page_live[page]) broken("invariant broken: a page's live count is wrong", slab.base);
     if (page_live[page] != 0 && (slab.open_pages & bit) == 0) {
@@ -94,7 +96,7 @@ void check_heap(const ThreadHeap& heap) noexcept {
   std::uint32_t pending_pages = 0;
   for (const Slab* slab = heap.pending; slab != nullptr; slab = slab->next_pending) {
     if (!slab->in_pending_list) broken("invariant broken: a slab on the pending list does not say so", slab->base);
-    pending_pages += count_bits(slab->pending_close);
+    pending_pages += pages_in(*slab, slab->pending_close);
   }
   if (pending_pages != heap.pending_pages) broken("invariant broken: the heap's count of waiting pages", &heap);
 }

@@ -5,22 +5,31 @@
 
 // Where everything lives in the pool's reserved address range:
 //
-//   [ small zone: slots of 128 KiB ........ ][ large zone: page-run spans ... ]
+//   [ small zone: slots of 256 KiB ........ ][ large zone: page-run spans ... ]
 //
-// A slot is one PROT_NONE guard page followed by a slab of 31 pages, so that
-// every slab is fenced by guards on both sides. A large block sits at the
-// start of a span of 2^k pages, of which it commits only what it needs: the
-// rest of the span stays PROT_NONE and is its trailing guard.
+// A slot is one PROT_NONE guard page followed by a slab, so that every slab is
+// fenced by guards on both sides. A slab is 31 units: pages (124 KiB) for
+// blocks of up to 28 KiB, 8 KiB units (248 KiB) for the medium classes of 32
+// to 64 KiB. It commits only the units its blocks reach; the rest of the slot
+// stays in the reservation and is its trailing guard. A large block sits at
+// the start of a span of 2^k pages, of which it commits only what it needs:
+// the rest of the span stays PROT_NONE and is its trailing guard.
 namespace secbits::pool {
 
 inline constexpr std::size_t kPageShift = 12;
 inline constexpr std::size_t kPageSize = std::size_t{1} << kPageShift;
 
-inline constexpr std::size_t kSlotShift = 17;
+inline constexpr std::size_t kSlotShift = 18;
 inline constexpr std::size_t kSlotSize = std::size_t{1} << kSlotShift;
-inline constexpr std::size_t kSlabPages = kSlotSize / kPageSize - 1;
-inline constexpr std::size_t kSlabBytes = kSlabPages * kPageSize;
-inline constexpr std::size_t kMaxBlocksPerSlab = kSlabBytes / 16;
+/// A slab's units are the bits of its 32-bit page masks; a unit is the
+/// granule in which its pages open, close and count live blocks.
+inline constexpr std::size_t kSlabUnits = 31;
+inline constexpr unsigned kSmallUnitShift = kPageShift;
+/// Medium blocks (above kMaxSmallUnitBlock) are multiples of 8 KiB, so that
+/// every unit of a medium slab belongs to one block.
+inline constexpr unsigned kMediumUnitShift = kPageShift + 1;
+inline constexpr std::size_t kMaxSmallUnitBlock = 28672;
+inline constexpr std::size_t kMaxBlocksPerSlab = (kSlabUnits << kSmallUnitShift) / 16;
 inline constexpr std::size_t kBitmapWords = (kMaxBlocksPerSlab + 63) / 64;
 
 /// Pages that may wait, open and zeroed, for reuse before a batch closes them
@@ -44,8 +53,9 @@ inline constexpr std::size_t kReservationAlignment = std::size_t{2} << 20;
 inline constexpr std::size_t kPreferredReservation = std::size_t{64} << 30;
 inline constexpr std::size_t kMinimumReservation = std::size_t{1} << 30;
 
-static_assert(kSlabPages <= 32, "a slab's pages are bits of a 32-bit mask");
-static_assert(kSlotSize <= (std::size_t{1} << 17), "Slab::block_at is exact for offsets below 2^17");
+static_assert(kSlabUnits < 32, "a slab's units are bits of a 32-bit mask, with room for the mask of all of them");
+static_assert(kPageSize + (kSlabUnits << kMediumUnitShift) <= kSlotSize, "a medium slab and its guard fit a slot");
+static_assert(kSlotSize <= (std::size_t{1} << 32), "Slab::block_at is exact for offsets below 2^32");
 static_assert(kReservationAlignment % kSlotSize == 0 && kReservationAlignment % (std::size_t{1} << kMinSpanShift) == 0);
 static_assert(kMinimumReservation / 4 % kReservationAlignment == 0,
               "the large zone starts a quarter into the reservation, on a granule");

@@ -46,7 +46,7 @@ void unlink(ClassLists& lists, Slab& slab) noexcept {
 void add_pending(Slab& slab, ThreadHeap& heap, std::uint32_t pages) noexcept {
   const std::uint32_t fresh = pages & ~slab.pending_close;
   slab.pending_close |= fresh;
-  heap.pending_pages += count_bits(fresh);
+  heap.pending_pages += pages_in(slab, fresh);
   if (!slab.in_pending_list) {
     slab.in_pending_list = true;
     slab.next_pending = heap.pending;
@@ -63,7 +63,7 @@ void release_slab(Slab& slab, ThreadHeap& heap) noexcept {
 /// Pages of the slab that are open and hold no live block.
 std::uint32_t empty_open_pages(const Slab& slab) noexcept {
   std::uint32_t empty = 0;
-  for (std::uint32_t page = 0; page < kSlabPages; ++page) {
+  for (std::uint32_t page = 0; page < slab.units; ++page) {
     if (slab.page_live[page] == 0) empty |= std::uint32_t{1} << page;
   }
   return empty & slab.open_pages;
@@ -123,10 +123,10 @@ void* take_block_scanning(Slab& slab, ThreadHeap& heap) noexcept {
   return take_block(slab, heap);
 }
 
-void initialise_slab(Slab& slab, ThreadHeap& heap, std::size_t class_index) noexcept {
+void initialise_slab(Slab& slab, ThreadHeap& heap, std::size_t class_index, SlabShape shape) noexcept {
   const std::uint32_t size = kClassSizes[class_index];
   slab.block_size = size;
-  slab.block_count = static_cast<std::uint32_t>(kSlabBytes / size);
+  slab.block_count = shape.block_count;
   slab.reciprocal = static_cast<std::uint32_t>(((std::uint64_t{1} << 32) + size - 1) / size);
   slab.class_index = static_cast<std::uint8_t>(class_index);
   slab.live = 0;
@@ -145,16 +145,16 @@ void initialise_slab(Slab& slab, ThreadHeap& heap, std::size_t class_index) noex
   slab.owner.store(&heap, std::memory_order_relaxed);
   switch (g_page_protection.load(std::memory_order_relaxed)) {
     case PageProtection::Eager:
-      close_pages(slab, kAllPages);  // opened page by page as blocks are handed out
+      close_pages(slab, slab.all_units());  // opened unit by unit as blocks are handed out
       break;
     case PageProtection::Cached:
       // One syscall opens the whole slab; the pages no block reaches before
       // the next batch are closed by it.
-      (void)open_pages(slab, kAllPages);
-      add_pending(slab, heap, kAllPages);
+      (void)open_pages(slab, slab.all_units());
+      add_pending(slab, heap, slab.all_units());
       break;
     case PageProtection::None:
-      (void)open_pages(slab, kAllPages);
+      (void)open_pages(slab, slab.all_units());
       break;
   }
 }
@@ -187,9 +187,11 @@ void* allocate_small(ThreadHeap& heap, std::size_t class_index) noexcept {
     errno = ENOMEM;
     return nullptr;
   }
-  Slab* slab = take_slab();
+  // The current slab, if any, just went full: the class outgrew a slab.
+  const SlabShape shape = slab_shape(kClassSizes[class_index], lists.full != nullptr);
+  Slab* slab = take_slab(shape);
   if (slab == nullptr) return nullptr;
-  initialise_slab(*slab, heap, class_index);
+  initialise_slab(*slab, heap, class_index, shape);
   debug_check_slab(*slab);
   lists.current = slab;
   slab->list = SlabList::Current;
@@ -315,19 +317,19 @@ bool open_block_pages(Slab& slab, ThreadHeap& heap, std::uint32_t pages) noexcep
   // after page: opening all its closed pages now costs one mprotect instead
   // of one per page. Those the next blocks do not reach wait in the batch,
   // as a new slab's do (a closed page holds no live block).
-  const std::uint32_t closed = kAllPages & ~slab.open_pages;
+  const std::uint32_t closed = slab.all_units() & ~slab.open_pages;
   const bool opened = open_pages(slab, closed);
   if (const std::uint32_t waiting = closed & slab.open_pages & ~pages) add_pending(slab, heap, waiting);
   return opened || (slab.open_pages & pages) == pages;
 }
 
 void* hand_out_block_reopening(Slab& slab, ThreadHeap& heap, std::uint32_t word, unsigned bit) noexcept {
-  const std::uint32_t pages = pages_of(std::size_t{word * 64 + bit} * slab.block_size, slab.block_size);
+  const std::uint32_t pages = units_of(slab, std::size_t{word * 64 + bit} * slab.block_size);
   if ((slab.open_pages & pages) != pages && !open_block_pages(slab, heap, pages)) return nullptr;
   // A page waiting to be closed holds a live block again: it stops waiting.
   if (const std::uint32_t waiting = slab.pending_close & pages) {
     slab.pending_close &= ~waiting;
-    heap.pending_pages -= count_bits(waiting);
+    heap.pending_pages -= pages_in(slab, waiting);
   }
   return hand_out_block(slab, heap, word, slab.free_bits[word].load(std::memory_order_relaxed), bit);
 }

@@ -23,8 +23,7 @@ namespace secbits::pool {
 
 inline constexpr std::size_t kDefaultAlignment = 16;
 
-static_assert(kMaxSmallSize < (std::size_t{1} << 15), "Slab::block_at is exact for block sizes below 2^15");
-static_assert(kPageSize / kClassSizes[0] <= UINT16_MAX, "Slab::page_live counts the blocks of a page");
+static_assert((std::size_t{1} << kMediumUnitShift) / kClassSizes[0] <= UINT16_MAX, "Slab::page_live counts the blocks of a unit");
 
 [[gnu::noinline]] void* allocate_slow(std::size_t size, std::size_t alignment) noexcept;
 [[gnu::noinline]] void free_not_local(void* pointer) noexcept;
@@ -75,13 +74,13 @@ inline void set_quarantine_bit(Slab& slab, std::uint32_t index, bool held) noexc
   word.store(held ? bits | bit : bits & ~bit, std::memory_order_relaxed);
 }
 
-/// The first and last page a block at `offset` of the slab touches.
+/// The first and last unit a block at `offset` of the slab touches.
 struct PageSpan {
   std::size_t first;
   std::size_t last;
 };
 inline PageSpan page_span(const Slab& slab, std::size_t offset) noexcept {
-  return {offset >> kPageShift, (offset + slab.block_size - 1) >> kPageShift};
+  return {offset >> slab.unit_shift, (offset + slab.block_size - 1) >> slab.unit_shift};
 }
 
 /// Marks free block `bit` of word `word` (whose bits are `bits`) live: its
@@ -106,7 +105,7 @@ inline PageSpan page_span(const Slab& slab, std::size_t offset) noexcept {
 /// Whether every page of free block `bit` of word `word` is open and none
 /// waits to be closed (waiting pages are open: one test finds either).
 [[gnu::always_inline]] inline bool block_pages_ready(const Slab& slab, std::uint32_t word, unsigned bit) noexcept {
-  const std::uint32_t pages = pages_of(std::size_t{word * 64 + bit} * slab.block_size, slab.block_size);
+  const std::uint32_t pages = units_of(slab, std::size_t{word * 64 + bit} * slab.block_size);
   return ((slab.open_pages ^ slab.pending_close) & pages) == pages;
 }
 
@@ -153,9 +152,9 @@ inline void mark_block_free(Slab& slab, std::uint32_t index) noexcept {
     if (slab.list == SlabList::Current) return;
     // Otherwise, inline: the pages join the heap's batch.
     const std::uint32_t fresh = emptied & ~slab.pending_close;
-    if (slab.in_pending_list && heap.pending_pages + count_bits(fresh) <= kPendingPageLimit) {
+    if (slab.in_pending_list && heap.pending_pages + pages_in(slab, fresh) <= kPendingPageLimit) {
       slab.pending_close |= fresh;
-      heap.pending_pages += count_bits(fresh);
+      heap.pending_pages += pages_in(slab, fresh);
       return;
     }
   }

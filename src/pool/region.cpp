@@ -83,14 +83,14 @@ void report_no_address_space(os::Status status) noexcept {
 /// Decommits an empty slab and files it with the decommitted ones.
 void decommit_slab(Slab* slab) noexcept {
   // Every block was wiped when it was freed: nothing to wipe here.
-  adjust_mapping_estimate(-static_cast<std::int64_t>(mapping_runs(slab->open_pages)) - 1);
+  adjust_mapping_estimate(-static_cast<std::int64_t>(mapping_runs(*slab, slab->open_pages)) - 1);
   {
     // Not committed any more before its pages go: a relock_pool must not
     // lock pages that are back in the reservation.
     std::lock_guard lock(slab_mutex);
     slab->committed = false;
   }
-  page_source().decommit(slab->base, kSlabBytes, slab->locked);
+  page_source().decommit(slab->base, slab->committed_bytes(), slab->locked);
   slab->open_pages = 0;
   subtract(g_counters.slabs, 1);
   std::lock_guard lock(slab_mutex);
@@ -234,16 +234,17 @@ Slab* take_unbacked_slab() noexcept {
   return next_slot < g_region.slot_count ? new_slot() : nullptr;
 }
 
-Slab* take_slab() noexcept {
+Slab* take_slab(SlabShape shape) noexcept {
   Slab* slab = nullptr;
   {
     std::lock_guard lock(slab_mutex);
-    if (empty_cache != nullptr) {
-      slab = empty_cache;
-      empty_cache = slab->next;
+    for (Slab** link = &empty_cache; *link != nullptr; link = &(*link)->next) {
+      Slab* cached = *link;
+      if (cached->unit_shift != shape.unit_shift || cached->units != shape.units) continue;
+      *link = cached->next;
       --empty_count;
-      slab->next = nullptr;
-      return slab;
+      cached->next = nullptr;
+      return cached;
     }
     if (decommitted != nullptr) {
       slab = decommitted;
@@ -255,12 +256,14 @@ Slab* take_slab() noexcept {
       errno = ENOMEM;
       return nullptr;
     }
+    slab->unit_shift = static_cast<std::uint8_t>(shape.unit_shift);
+    slab->units = static_cast<std::uint8_t>(shape.units);
   }
   bool locked = false;
   const std::uint64_t epoch = lock_epoch();
   // The slab, and the guard it splits off the reservation.
   const bool claimed = claim_mappings(2);
-  if (!claimed || !page_source().commit(slab->base, kSlabBytes, &locked)) {
+  if (!claimed || !page_source().commit(slab->base, slab->committed_bytes(), &locked)) {
     if (claimed) release_mappings(2);
     std::lock_guard lock(slab_mutex);
     slab->next = decommitted;
@@ -272,8 +275,8 @@ Slab* take_slab() noexcept {
     slab->committed = true;
     slab->locked = locked;
   }
-  if (locked) keep_locked(epoch, slab->base, kSlabBytes);
-  slab->open_pages = kAllPages;
+  if (locked) keep_locked(epoch, slab->base, slab->committed_bytes());
+  slab->open_pages = slab->all_units();
   add(g_counters.slabs, 1);
   return slab;
 }
@@ -292,29 +295,30 @@ void give_back_slab(Slab* slab) noexcept {
 }
 
 bool open_pages(Slab& slab, std::uint32_t mask) noexcept {
-  const std::int64_t grows = static_cast<std::int64_t>(mapping_runs(slab.open_pages | mask)) -
-                             static_cast<std::int64_t>(mapping_runs(slab.open_pages));
+  const std::int64_t grows = static_cast<std::int64_t>(mapping_runs(slab, slab.open_pages | mask)) -
+                             static_cast<std::int64_t>(mapping_runs(slab, slab.open_pages));
   // At the budget the whole slab opens instead: one run of open pages takes
   // the fewest mappings. Its extra pages hold no block, so nothing but zeros.
-  if (grows > 0 && !within_mapping_budget(grows)) mask = kAllPages;
+  if (grows > 0 && !within_mapping_budget(grows)) mask = slab.all_units();
   bool ok = true;
   for_each_run(mask & ~slab.open_pages, [&](std::uint32_t run, std::size_t first, std::size_t count) {
     if (!ok) return;
-    if (!page_source().protect(slab.base + first * kPageSize, count * kPageSize, Protection::ReadWrite)) {
+    if (!page_source().protect(slab.base + (first << slab.unit_shift), count << slab.unit_shift,
+                               Protection::ReadWrite)) {
       ok = false;
       return;
     }
-    const std::uint32_t before = mapping_runs(slab.open_pages);
+    const std::uint32_t before = mapping_runs(slab, slab.open_pages);
     slab.open_pages |= run;
-    adjust_mapping_estimate(static_cast<std::int64_t>(mapping_runs(slab.open_pages)) - before);
+    adjust_mapping_estimate(static_cast<std::int64_t>(mapping_runs(slab, slab.open_pages)) - before);
   });
   return ok;
 }
 
 void close_pages(Slab& slab, std::uint32_t mask) noexcept {
   for_each_run(mask & slab.open_pages, [&](std::uint32_t run, std::size_t first, std::size_t count) {
-    const std::uint32_t before = mapping_runs(slab.open_pages);
-    const std::uint32_t after = mapping_runs(slab.open_pages & ~run);
+    const std::uint32_t before = mapping_runs(slab, slab.open_pages);
+    const std::uint32_t after = mapping_runs(slab, slab.open_pages & ~run);
     const std::int64_t grows = static_cast<std::int64_t>(after) - before;
     if (grows > 0 && !within_mapping_budget(grows)) {
       add(g_counters.flips_skipped, count);
@@ -322,7 +326,8 @@ void close_pages(Slab& slab, std::uint32_t mask) noexcept {
     }
     // ENOMEM here means the kernel's own mapping limit: the pages stay open,
     // zeroed, which is what the budget above exists to avoid.
-    if (!page_source().protect(slab.base + first * kPageSize, count * kPageSize, Protection::NoAccess)) {
+    if (!page_source().protect(slab.base + (first << slab.unit_shift), count << slab.unit_shift,
+                               Protection::NoAccess)) {
       add(g_counters.flips_skipped, count);
       return;
     }
@@ -351,7 +356,7 @@ void relock_pool(const char* because) noexcept {
   std::lock_guard lock(slab_mutex);
   for (std::size_t slot = 0; slot < next_slot; ++slot) {
     const Slab& slab = g_region.slabs[slot];
-    if (slab.committed && slab.locked) page_source().relock(slab.base, kSlabBytes, because);
+    if (slab.committed && slab.locked) page_source().relock(slab.base, slab.committed_bytes(), because);
   }
   large_relock(because);
 }
@@ -363,10 +368,10 @@ void renew_pool_in_child() noexcept {
     Slab& slab = g_region.slabs[slot];
     if (!slab.committed) {
       // Perhaps being committed or decommitted by a thread of the parent.
-      if (source.child_repairs_reservation()) repair_reservation(slab.base, kSlabBytes);
+      if (source.child_repairs_reservation()) repair_reservation(slab.base, kSlotSize - kPageSize);
       continue;
     }
-    const Source::Renewal renewal = source.renew_in_child(slab.base, kSlabBytes, slab.locked);
+    const Source::Renewal renewal = source.renew_in_child(slab.base, slab.committed_bytes(), slab.locked);
     if (renewal == Source::Renewal::Failed) {
       slab.open_pages = 0;
       continue;
@@ -374,12 +379,12 @@ void renew_pool_in_child() noexcept {
     if (renewal == Source::Renewal::Kept) continue;
     if (renewal == Source::Renewal::ReadWriteUnlocked) {
       slab.locked = false;
-      count_as_unlocked(kSlabBytes);
+      count_as_unlocked(slab.committed_bytes());
     }
     // The fresh mapping is one run; closing the same runs as before splits
     // it back into the mappings the estimate already counts.
-    for_each_run(~slab.open_pages & kAllPages, [&](std::uint32_t, std::size_t first, std::size_t count) {
-      if (!source.protect(slab.base + first * kPageSize, count * kPageSize, Protection::NoAccess)) {
+    for_each_run(~slab.open_pages & slab.all_units(), [&](std::uint32_t, std::size_t first, std::size_t count) {
+      if (!source.protect(slab.base + (first << slab.unit_shift), count << slab.unit_shift, Protection::NoAccess)) {
         add(g_counters.flips_skipped, count);
       }
     });
@@ -400,7 +405,7 @@ void wipe_open_slab_pages() noexcept {
     if (!std::atomic_ref<bool>(slab.committed).load(std::memory_order_acquire)) continue;
     for_each_run(std::atomic_ref<std::uint32_t>(slab.open_pages).load(std::memory_order_relaxed),
                  [&](std::uint32_t, std::size_t first, std::size_t count) {
-                   os::secure_wipe(slab.base + first * kPageSize, count * kPageSize);
+                   os::secure_wipe(slab.base + (first << slab.unit_shift), count << slab.unit_shift);
                  });
   }
 }

@@ -49,9 +49,10 @@ int request_page_source(PageSource source) noexcept;
 /// The source in use once the pool exists, else the one asked for.
 PageSource current_page_source() noexcept;
 
-/// A committed slab no heap owns, all its blocks free and zero; null when
-/// neither the cache nor the address space has one, or the lock is refused.
-Slab* take_slab() noexcept;
+/// A committed slab of `shape` no heap owns, all its blocks free and zero;
+/// null when neither the cache nor the address space has one, or the lock is
+/// refused.
+Slab* take_slab(SlabShape shape) noexcept;
 
 /// A slot's bookkeeping, its pages left in the reservation (PROT_NONE, not
 /// committed) for good; null when the small zone has no slot left.

@@ -5,17 +5,20 @@
 #include <cstddef>
 #include <cstdint>
 
-// Small blocks come in 39 size classes: every multiple of 16 up to 128, then
-// four classes per doubling up to 28 KiB. Every power of two is a class, so a
+#include "pool/layout.hpp"
+
+// Slab blocks come in 44 size classes: every multiple of 16 up to 128, then
+// four classes per doubling up to 64 KiB. Every power of two is a class, so a
 // block of a power-of-two class is aligned to its size (up to a page) when
 // blocks are laid out from a page boundary: aligned allocation needs no path
-// of its own. The three classes above 16 KiB (4 to 6 blocks a slab) keep
-// blocks of that size off the large path, where each would cost two kernel
-// mappings of the pool's budget and two syscalls.
+// of its own. The five medium classes above 28 KiB take slabs of 8 KiB units
+// (layout.hpp), 3 to 7 blocks a slab: a block of that size on the large path
+// would cost two kernel mappings (block and guard) of its own, and a forked
+// child copies every mapping.
 namespace secbits::pool {
 
-inline constexpr std::size_t kClassCount = 39;
-inline constexpr std::size_t kMaxSmallSize = 28672;
+inline constexpr std::size_t kClassCount = 44;
+inline constexpr std::size_t kMaxSmallSize = 65536;
 
 inline constexpr std::array<std::uint32_t, kClassCount> kClassSizes = [] {
   std::array<std::uint32_t, kClassCount> sizes{};
@@ -27,6 +30,13 @@ inline constexpr std::array<std::uint32_t, kClassCount> kClassSizes = [] {
   return sizes;
 }();
 static_assert(kClassSizes.back() == kMaxSmallSize);
+static_assert(kClassSizes[38] == kMaxSmallUnitBlock);
+static_assert([] {
+  for (std::uint32_t size : kClassSizes) {
+    if (size > kMaxSmallUnitBlock && size % (std::size_t{1} << kMediumUnitShift) != 0) return false;
+  }
+  return true;
+}(), "a medium block covers whole units");
 
 /// The smallest class that holds `size` bytes (size <= kMaxSmallSize; 0 maps
 /// to the first class).

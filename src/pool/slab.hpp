@@ -31,9 +31,11 @@ struct alignas(64) Slab {
   std::uint32_t reciprocal = 0;    // ceil(2^32 / block_size): offset / size as a multiply
   std::uint32_t live = 0;          // blocks handed out and not yet freed back to the owner
   std::uint32_t hint = 0;          // no free bit in the words below this one
-  std::uint32_t open_pages = 0;    // bit i: page i is readable and writable
-  std::uint32_t pending_close = 0; // bit i: page i holds no live block and waits to be closed
+  std::uint32_t open_pages = 0;    // bit i: unit i is readable and writable
+  std::uint32_t pending_close = 0; // bit i: unit i holds no live block and waits to be closed
   std::uint8_t class_index = 0;
+  std::uint8_t unit_shift = kSmallUnitShift;  // the "pages" of the masks and counts: 4 or 8 KiB units
+  std::uint8_t units = kSlabUnits;            // units committed: those the class's blocks reach
   SlabList list = SlabList::None;
   bool committed = false;
   bool locked = false;
@@ -42,7 +44,7 @@ struct alignas(64) Slab {
   Slab* prev = nullptr;            // neighbours on the heap's list for this class
   Slab* next = nullptr;
   Slab* next_pending = nullptr;    // the heap's list of slabs with pages to close
-  std::uint16_t page_live[kSlabPages] = {};
+  std::uint16_t page_live[kSlabUnits] = {};  // live blocks on each unit
   std::atomic<ThreadHeap*> owner{nullptr};
   std::atomic<bool> has_remote{false};
   std::atomic<std::uint64_t> free_bits[kBitmapWords] = {};
@@ -53,9 +55,13 @@ struct alignas(64) Slab {
   std::atomic<std::uint64_t> quarantine_bits[kBitmapWords] = {};
 
   std::uint32_t bitmap_words() const noexcept { return (block_count + 63) / 64; }
+  std::uint32_t all_units() const noexcept { return (std::uint32_t{1} << units) - 1; }
+  std::size_t committed_bytes() const noexcept { return std::size_t{units} << unit_shift; }
 
   /// The index of the block that starts exactly at `offset`, or UINT32_MAX.
-  /// Exact for offsets below 2^17 and sizes below 2^15.
+  /// Exact for offsets below 2^32: for offset = k * size the product is
+  /// k * 2^32 + k * (reciprocal * size - 2^32), and the second term is below
+  /// k * size; any other offset fails the multiply check.
   std::uint32_t block_at(std::size_t offset) const noexcept {
     const auto index = static_cast<std::uint32_t>((static_cast<std::uint64_t>(offset) * reciprocal) >> 32);
     if (index >= block_count || static_cast<std::size_t>(index) * block_size != offset) return UINT32_MAX;
@@ -63,12 +69,32 @@ struct alignas(64) Slab {
   }
 };
 
-inline constexpr std::uint32_t kAllPages = (std::uint32_t{1} << kSlabPages) - 1;
+/// The shape of a slab for blocks of `block_size`: the unit, the units its
+/// blocks reach (the rest of the slot is left in the reservation), and how
+/// many blocks. Medium blocks always take 8 KiB units. So do the other
+/// classes (but the 16-byte one, whose blocks would outnumber the bitmap) in
+/// a heap that `outgrew` its first slab of the class: a big heap then has half
+/// as many slabs, each one mapping and its guard another, which a forked
+/// child copies and the kernel's page tables walk; a small program locks no
+/// more than a page-unit slab per class.
+struct SlabShape {
+  unsigned unit_shift;
+  unsigned units;
+  std::uint32_t block_count;
+};
+constexpr SlabShape slab_shape(std::size_t block_size, bool outgrew) noexcept {
+  const bool wide = block_size > kMaxSmallUnitBlock || (outgrew && block_size >= 32);
+  const unsigned shift = wide ? kMediumUnitShift : kSmallUnitShift;
+  const auto blocks = static_cast<std::uint32_t>((kSlabUnits << shift) / block_size);
+  const std::size_t unit = std::size_t{1} << shift;
+  return {shift, static_cast<unsigned>((blocks * block_size + unit - 1) / unit), blocks};
+}
+static_assert(slab_shape(16, true).block_count <= kMaxBlocksPerSlab && slab_shape(32, true).block_count <= kMaxBlocksPerSlab);
 
-/// Bits first..last of the pages a block at `offset` of `size` bytes touches.
-inline std::uint32_t pages_of(std::size_t offset, std::size_t size) noexcept {
-  const auto first = static_cast<std::uint32_t>(offset >> kPageShift);
-  const auto last = static_cast<std::uint32_t>((offset + size - 1) >> kPageShift);
+/// Bits first..last of the units a block at `offset` of the slab touches.
+inline std::uint32_t units_of(const Slab& slab, std::size_t offset) noexcept {
+  const auto first = static_cast<std::uint32_t>(offset >> slab.unit_shift);
+  const auto last = static_cast<std::uint32_t>((offset + slab.block_size - 1) >> slab.unit_shift);
   return (std::uint32_t{2} << last) - (std::uint32_t{1} << first);
 }
 
@@ -82,11 +108,16 @@ constexpr std::uint32_t count_bits(std::uint32_t value) noexcept {
   return (value * 0x01010101u) >> 24;
 }
 
-/// How many mappings the kernel keeps for a slab whose open pages are `open`:
-/// one per run of pages in the same state.
-inline std::uint32_t mapping_runs(std::uint32_t open) noexcept {
-  const std::uint32_t changes = (open ^ (open >> 1)) & (kAllPages >> 1);
+/// How many mappings the kernel keeps for the slab if its open units are
+/// `open`: one per run of units in the same state.
+inline std::uint32_t mapping_runs(const Slab& slab, std::uint32_t open) noexcept {
+  const std::uint32_t changes = (open ^ (open >> 1)) & (slab.all_units() >> 1);
   return count_bits(changes) + 1;
+}
+
+/// The pages of the units in `units`: the heap's batch is counted in pages.
+inline std::uint32_t pages_in(const Slab& slab, std::uint32_t units) noexcept {
+  return count_bits(units) << (slab.unit_shift - kPageShift);
 }
 
 }  // namespace secbits::pool

@@ -45,7 +45,7 @@ void* allocate_zero_size() noexcept {
   slab->zero_size = true;
   slab->class_index = UINT8_MAX;  // no request's class: every sized free of it takes the checked path
   slab->block_size = 16;
-  slab->block_count = static_cast<std::uint32_t>(kSlabBytes / 16);
+  slab->block_count = static_cast<std::uint32_t>(kMaxBlocksPerSlab);
   slab->reciprocal = static_cast<std::uint32_t>(((std::uint64_t{1} << 32) + 15) / 16);
   for (std::uint32_t word = 0; word < kBitmapWords; ++word) {
     const std::uint32_t first = word * 64;

@@ -10,7 +10,7 @@ import struct
 
 HERE = pathlib.Path(__file__).resolve().parent
 SIZE_MAX = (1 << 64) - 1
-MAX_SMALL = 28672  # kMaxSmallSize, src/pool/size_classes.hpp
+MAX_SMALL = 65536  # kMaxSmallSize, src/pool/size_classes.hpp
 
 
 def u16(v): return struct.pack("<H", v)

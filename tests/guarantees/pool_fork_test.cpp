@@ -183,14 +183,20 @@ TEST(PoolFork, AChildsNewThreadsDoNotTakeOverTheHeapsOfTheParentsOtherThreads) {
 TEST(PoolFork, ASpanBeingFreedWhenTheProcessForksLeavesNoDataUnlockedInTheChild) {
   constexpr std::size_t kBlock = std::size_t{4} << 20;
   std::atomic<bool> stop{false};
-  std::thread churn([&stop] {
+  std::atomic<bool> churning{false};
+  std::thread churn([&stop, &churning] {
     while (!stop.load(std::memory_order_relaxed)) {
       void* block = secbits_malloc(kBlock);
       if (block == nullptr) continue;
       std::memset(block, 0x5A, kBlock);
       secbits_free(block);
+      churning.store(true, std::memory_order_release);
     }
   });
+  // Not while the thread starts: its start allocates through the C library
+  // (and the sanitizers' allocators), whose locks a child forked then would
+  // inherit held, and the child's own allocations would wait forever.
+  while (!churning.load(std::memory_order_acquire)) std::this_thread::yield();
   int children_with_data_unlocked = 0;
   std::string report;
   for (int fork_number = 0; fork_number < 60; ++fork_number) {

@@ -369,7 +369,7 @@ TEST(PoolMemory, LargeCallocFaultsInNoPageAndIsZeroAfterAWriteAfterFree) {
 
 TEST(PoolMemory, LargeBlockLiesBetweenInaccessibleGuardPages) {
   const std::size_t page = page_size();
-  void* plain = secbits_malloc(std::size_t{64} << 10);
+  void* plain = secbits_malloc(std::size_t{64} << 10 | 1);
   void* aligned = secbits_aligned_alloc(std::size_t{1} << 20, std::size_t{100} << 10);
   ASSERT_TRUE(plain && aligned);
   for (void* p : {plain, aligned}) {
@@ -382,6 +382,70 @@ TEST(PoolMemory, LargeBlockLiesBetweenInaccessibleGuardPages) {
   }
   secbits_free(plain);
   secbits_free(aligned);
+}
+
+// Blocks of 32-64 KiB come from medium slabs (3 to 7 blocks of a class side
+// by side), not from a span each: a dozen 40 KiB blocks take two or three
+// kernel mappings, not a dozen and their guards, and each mapping is locked,
+// undumpable and fenced by inaccessible pages on both sides.
+TEST(PoolMemory, MediumBlocksShareGuardedMappingsOfUpToSevenBlocks) {
+  constexpr std::size_t kBlock = std::size_t{40} << 10;  // 6 to a slab
+  constexpr std::size_t kCount = 12;
+  std::vector<void*> blocks;
+  for (std::size_t i = 0; i < kCount; ++i) {
+    blocks.push_back(secbits_malloc(kBlock));
+    ASSERT_NE(blocks.back(), nullptr);
+    fill_secret(blocks.back(), kBlock);
+  }
+  const auto mappings = secbits::test::all_mappings();
+  std::map<std::uintptr_t, std::size_t> blocks_per_mapping;
+  for (void* block : blocks) {
+    const secbits::test::Mapping* mapping = secbits::test::find_mapping(mappings, block);
+    ASSERT_NE(mapping, nullptr) << block;
+    ASSERT_LE(address_of(block) + kBlock, mapping->end) << "block " << block << " spans two mappings";
+    ++blocks_per_mapping[mapping->start];
+  }
+  EXPECT_LE(blocks_per_mapping.size(), 3u) << kCount << " blocks of 40 KiB in as many mappings";
+  for (const auto& [start, count] : blocks_per_mapping) {
+    EXPECT_LE(count, 6u);
+    const secbits::test::Mapping* mapping = secbits::test::find_mapping(mappings, pointer_at(start));
+    EXPECT_TRUE(mapping->has_flag("lo") && mapping->has_flag("dd")) << "mapping at " << pointer_at(start);
+    EXPECT_FALSE(secbits::test::is_readable(pointer_at(mapping->start - 1))) << "before " << pointer_at(start);
+    EXPECT_FALSE(secbits::test::is_readable(pointer_at(mapping->end))) << "after " << pointer_at(start);
+  }
+  for (void* block : blocks) {
+    secbits_free(block);
+    expect_wiped(block, kBlock, "freed 40 KiB block");
+  }
+}
+
+// A thread's first slab of a class is 31 pages; once it outgrows that, its
+// next slabs of the class are 31 units of 8 KiB: half as many mappings for
+// a big heap, no more locked memory for a small one.
+TEST(PoolMemory, AThreadsLaterSlabsOfAClassAreTwiceAsLarge) {
+  constexpr std::size_t kBlock = 3584;  // a class of its own: 35 blocks to a 124 KiB slab
+  std::vector<std::size_t> mapping_sizes;
+  std::thread([&] {
+    std::vector<void*> blocks;
+    for (int i = 0; i < 35 + 70 + 70; ++i) {
+      blocks.push_back(secbits_malloc(kBlock));
+      if (blocks.back() == nullptr) return;
+      fill_secret(blocks.back(), kBlock);
+    }
+    const auto mappings = secbits::test::all_mappings();
+    std::uintptr_t last_start = 0;
+    for (void* block : blocks) {
+      const secbits::test::Mapping* mapping = secbits::test::find_mapping(mappings, block);
+      if (mapping == nullptr || mapping->start == last_start) continue;
+      last_start = mapping->start;
+      mapping_sizes.push_back(mapping->end - mapping->start);
+    }
+    for (void* block : blocks) secbits_free(block);
+  }).join();
+  ASSERT_EQ(mapping_sizes.size(), 3u) << "35 + 70 + 70 blocks of 3584 bytes not in three slabs";
+  EXPECT_EQ(mapping_sizes[0], std::size_t{124} << 10);
+  EXPECT_EQ(mapping_sizes[1], std::size_t{248} << 10);
+  EXPECT_EQ(mapping_sizes[2], std::size_t{248} << 10);
 }
 
 // ---------------------------------------------------------------- page protection policies
@@ -413,6 +477,30 @@ TEST(PoolPageProtection, EagerClosesAPageOnTheFreeThatEmptiesIt) {
   for (const std::uintptr_t full : blocks.full_pages()) {
     expect_inaccessible(pointer_at(full), page_size(), "page emptied under SECBITS_PROTECT_EAGER");
   }
+}
+
+// A medium block's pages are its own (8 KiB units): the eager policy closes
+// them on its free while its neighbours, live, stay readable.
+TEST(PoolPageProtection, EagerClosesAMediumBlockOnItsFree) {
+  ScopedPageProtection eager(SECBITS_PROTECT_EAGER);
+  constexpr std::size_t kBlock = std::size_t{48} << 10;
+  std::vector<void*> blocks;
+  for (int i = 0; i < 6; ++i) {
+    blocks.push_back(secbits_malloc(kBlock));
+    ASSERT_NE(blocks.back(), nullptr);
+    fill_secret(blocks.back(), kBlock);
+  }
+  std::sort(blocks.begin(), blocks.end());
+  // Two neighbours in one slab, one after the other.
+  std::size_t first = 0;
+  while (first + 1 < blocks.size() && address_of(blocks[first]) + kBlock != address_of(blocks[first + 1])) ++first;
+  ASSERT_LT(first + 1, blocks.size()) << "no two 48 KiB blocks side by side";
+  secbits_free(blocks[first]);
+  expect_inaccessible(blocks[first], kBlock, "48 KiB block freed under SECBITS_PROTECT_EAGER");
+  const auto neighbour = observe_memory(blocks[first + 1], kBlock);
+  EXPECT_EQ(neighbour.readable_bytes, kBlock) << "the live neighbour was closed";
+  blocks.erase(blocks.begin() + static_cast<std::ptrdiff_t>(first));
+  for (void* block : blocks) secbits_free(block);
 }
 
 TEST(PoolPageProtection, ClosedPagesReopenLockedAndZeroedForNewBlocks) {

@@ -607,7 +607,8 @@ TEST_F(SecretPool, BlocksOfEverySizeLieInLockedUndumpableSecretMappings) {
     };
     std::vector<Block> blocks;
     for (const std::size_t size : {std::size_t{16}, std::size_t{100}, std::size_t{4000}, std::size_t{16384},
-                                   std::size_t{28672}, std::size_t{28673}, kLargeBlock, std::size_t{3} << 20}) {
+                                   std::size_t{28672}, std::size_t{28673}, std::size_t{65536}, std::size_t{65537},
+                                   kLargeBlock, std::size_t{3} << 20}) {
       blocks.push_back({"secbits_malloc(" + std::to_string(size) + ")", secbits_malloc(size), size});
     }
     blocks.push_back({"secbits_calloc(10, 100)", secbits_calloc(10, 100), 1000});
@@ -631,7 +632,8 @@ TEST_F(SecretPool, FreedBlocksCannotBeReadBack) {
   expect_passed(run_with_fresh_pool([] {
     if (const std::string problem = use_source(SECBITS_SOURCE_SECRET); !problem.empty()) return broken(problem);
     for (const std::size_t size : {std::size_t{16}, std::size_t{100}, std::size_t{256}, std::size_t{4000},
-                                   std::size_t{16384}, std::size_t{28672}, std::size_t{100000}, kLargeBlock}) {
+                                   std::size_t{16384}, std::size_t{28672}, std::size_t{40960}, std::size_t{100000},
+                                   kLargeBlock}) {
       void* block = secbits_malloc(size);
       if (block == nullptr) return broken("secbits_malloc(" + std::to_string(size) + ") failed");
       const std::size_t usable = secbits_usable_size(block);

@@ -106,10 +106,10 @@ int fill_with(std::vector<void*>& blocks, std::size_t size, int most) {
   return 0;
 }
 
-// Above the largest size class (28 KiB) each block is a page run of its
+// Above the largest size class (64 KiB) each block is a page run of its
 // own: two mappings.
 TEST(MappingLimit, LargeBlocksStopAtThePoolsBudgetNotAtTheProgramsMappings) {
-  expect_pool_stops_at_its_budget([](std::vector<void*>& blocks) { return fill_with(blocks, 64 << 10, 6000); });
+  expect_pool_stops_at_its_budget([](std::vector<void*>& blocks) { return fill_with(blocks, (64 << 10) + 1, 6000); });
 }
 
 // 20 KiB blocks (the case: two mappings each, as large blocks, they

@@ -20,7 +20,8 @@ enum {
   kSmall = 40,           /* a small class's block: 48 bytes, or 40 and a canary at level 3 */
   kMedium = 3000,        /* 3072-byte class at every level: 72 (64 at level 3) bytes to spare */
   kMediumFull = 3064,    /* fills the 3072-byte class at level 3, with its canary */
-  kLarge = 64 << 10,     /* above the small classes: page-rounded, a guard page after it */
+  kMediumSlabFull = (56 << 10) - 8, /* fills a medium slab class (56 KiB) at level 3, with its canary */
+  kLarge = 128 << 10,    /* above the slab classes: page-rounded, a guard page after it */
   kQuarantine = 16,      /* blocks each thread holds back at level 2 and up */
 };
 
@@ -169,6 +170,7 @@ static void free_sized_wrong_size(void) {
   free_sized_of(allocate(kSmall), 10 * kSmall);
 }
 
+static void overflow_full_56k_by_1(void) { overflow_directly(kMediumSlabFull, 1); }
 static void overflow_large_by_1(void) { overflow_directly(kLarge, 1); }
 
 static void write_after_free_large(void) {
@@ -198,6 +200,7 @@ static const struct {
     {"reuse_after_free", reuse_after_free},
     {"reuse_after_realloc", reuse_after_realloc},
     {"free_sized_wrong_size", free_sized_wrong_size},
+    {"overflow_full_56k_by_1", overflow_full_56k_by_1},
     {"overflow_large_by_1", overflow_large_by_1},
     {"write_after_free_large", write_after_free_large},
 };

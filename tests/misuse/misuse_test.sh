@@ -39,6 +39,7 @@ while read -r variable; do unset "$variable"; done < <(compgen -e | grep '^SECBI
 declare -A lines=(
   [overflow_40]='secbits: heap overflow detected 0x… (block of 40 bytes)'
   [overflow_3064]='secbits: heap overflow detected 0x… (block of 3064 bytes)'
+  [overflow_57336]='secbits: heap overflow detected 0x… (block of 57336 bytes)'
   [after_free_48]='secbits: write after free detected 0x… (block of 48 bytes)'
   [after_free_40]='secbits: write after free detected 0x… (block of 40 bytes)'
   [sized_48_given_400]='secbits: sized free with the wrong size 0x… (block of 48 bytes, size given 400)'
@@ -64,6 +65,7 @@ c   write_zero_size                    | survived | SIGSEGV             | SIGSEG
 c   reuse_after_free                   | survived | survived            | prevented           | prevented
 c   reuse_after_realloc                | survived | survived            | prevented           | prevented
 c   free_sized_wrong_size              | survived | $sized_48_given_400 | $sized_48_given_400 | $sized_40_given_400
+c   overflow_full_56k_by_1             | survived | survived            | survived            | $overflow_57336
 c   overflow_large_by_1                | SIGSEGV  | SIGSEGV             | SIGSEGV             | SIGSEGV
 c   write_after_free_large             | survived | survived            | SIGSEGV             | SIGSEGV
 cxx read_new_zero                      | survived | SIGSEGV             | SIGSEGV             | SIGSEGV

@@ -7,8 +7,9 @@
  *   SOURCE  anonymous, secret or auto: secbits_set_page_source before the
  *           first allocation; without it, the library's default
  *   POLICY  strict or degrade: secbits_set_lock_policy
- *   BLOCKS  how many 64 KiB blocks to hold besides the small one (0); under
- *           a small RLIMIT_MEMLOCK and degrade, the later ones come unlocked
+ *   BLOCKS  how many 128 KiB blocks (large: a mapping each) to hold besides
+ *           the small one (0); under a small RLIMIT_MEMLOCK and degrade, the
+ *           later ones come unlocked
  * Exit status 2 with a message when the pool refuses. */
 #include <secbits/secbits.h>
 #include <stdio.h>
@@ -48,12 +49,12 @@ int main(int argc, char** argv) {
   strcpy(secret, "a secret held in the pool");
   /* Large blocks, each pages of its own, written so that they are resident. */
   for (long i = 0; i < blocks; ++i) {
-    char* const block = secbits_malloc(64 * 1024);
+    char* const block = secbits_malloc(128 * 1024);
     if (block == NULL) {
-      perror("pool_holder: secbits_malloc of a 64 KiB block");
+      perror("pool_holder: secbits_malloc of a 128 KiB block");
       return 2;
     }
-    memset(block, 'x', 64 * 1024);
+    memset(block, 'x', 128 * 1024);
   }
   printf("ready\n");
   fflush(stdout);

@@ -713,7 +713,7 @@ TEST(PlainProcess, KeepsFreedSecretsInMemoryAndLiveOnesInACoreFile) {
 // open, wiped (the pool's tests).
 TEST(PreloadedProcess, FreedLargeBlocksFaultWhenReadUnderEagerProtectionAndFromLevel2) {
   for (const char* setting : {"SECBITS_PROTECT=eager", "SECBITS_HARDEN=2"}) {
-    Helper helper({{"efault", std::to_string(32 << 10), std::to_string(64 << 10), std::to_string(3 << 20)},
+    Helper helper({{"efault", std::to_string((64 << 10) + 1), std::to_string(128 << 10), std::to_string(3 << 20)},
                    true,
                    {setting}});
     const Ending ending = helper.finish();
