@@ -28,7 +28,9 @@ constinit Region g_region;
 namespace {
 
 /// Empty slabs kept committed for any heap to take without a syscall; more
-/// than this are decommitted (about 2 MiB).
+/// than this are decommitted (2 to 4 MiB). A heap takes only a slab of the
+/// shape it needs; the others wait for their own class, or for the pressure
+/// that gives cached memory back.
 constexpr std::size_t kEmptyCacheLimit = 16;
 
 constinit std::mutex init_mutex;
