@@ -187,8 +187,10 @@ void* allocate_small(ThreadHeap& heap, std::size_t class_index) noexcept {
     errno = ENOMEM;
     return nullptr;
   }
-  // The current slab, if any, just went full: the class outgrew a slab.
-  const SlabShape shape = slab_shape(kClassSizes[class_index], lists.full != nullptr);
+  // The current slab, if any, just went full: two full ones, and the class
+  // outgrew the page-unit slabs.
+  const SlabShape shape =
+      slab_shape(kClassSizes[class_index], lists.full != nullptr && lists.full->next != nullptr);
   Slab* slab = take_slab(shape);
   if (slab == nullptr) return nullptr;
   initialise_slab(*slab, heap, class_index, shape);

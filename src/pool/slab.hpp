@@ -73,10 +73,11 @@ struct alignas(64) Slab {
 /// blocks reach (the rest of the slot is left in the reservation), and how
 /// many blocks. Medium blocks always take 8 KiB units. So do the other
 /// classes (but the 16-byte one, whose blocks would outnumber the bitmap) in
-/// a heap that `outgrew` its first slab of the class: a big heap then has half
-/// as many slabs, each one mapping and its guard another, which a forked
-/// child copies and the kernel's page tables walk; a small program locks no
-/// more than a page-unit slab per class.
+/// a heap that `outgrew` page-unit slabs (it has two full ones of the class):
+/// a big heap then has half as many slabs, each one mapping and its guard
+/// another, which a forked child copies and the kernel's page tables walk; a
+/// small program locks no more than before, and a middling one keeps the
+/// finer pages' memory.
 struct SlabShape {
   unsigned unit_shift;
   unsigned units;

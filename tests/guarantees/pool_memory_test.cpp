@@ -419,15 +419,15 @@ TEST(PoolMemory, MediumBlocksShareGuardedMappingsOfUpToSevenBlocks) {
   }
 }
 
-// A thread's first slab of a class is 31 pages; once it outgrows that, its
-// next slabs of the class are 31 units of 8 KiB: half as many mappings for
-// a big heap, no more locked memory for a small one.
+// A thread's first two slabs of a class are 31 pages; once both are full,
+// its next slabs of the class are 31 units of 8 KiB: half as many mappings
+// for a big heap, no more locked memory for a small one.
 TEST(PoolMemory, AThreadsLaterSlabsOfAClassAreTwiceAsLarge) {
   constexpr std::size_t kBlock = 3584;  // a class of its own: 35 blocks to a 124 KiB slab
   std::vector<std::size_t> mapping_sizes;
   std::thread([&] {
     std::vector<void*> blocks;
-    for (int i = 0; i < 35 + 70 + 70; ++i) {
+    for (int i = 0; i < 35 + 35 + 70; ++i) {
       blocks.push_back(secbits_malloc(kBlock));
       if (blocks.back() == nullptr) return;
       fill_secret(blocks.back(), kBlock);
@@ -442,9 +442,9 @@ TEST(PoolMemory, AThreadsLaterSlabsOfAClassAreTwiceAsLarge) {
     }
     for (void* block : blocks) secbits_free(block);
   }).join();
-  ASSERT_EQ(mapping_sizes.size(), 3u) << "35 + 70 + 70 blocks of 3584 bytes not in three slabs";
+  ASSERT_EQ(mapping_sizes.size(), 3u) << "35 + 35 + 70 blocks of 3584 bytes not in three slabs";
   EXPECT_EQ(mapping_sizes[0], std::size_t{124} << 10);
-  EXPECT_EQ(mapping_sizes[1], std::size_t{248} << 10);
+  EXPECT_EQ(mapping_sizes[1], std::size_t{124} << 10);
   EXPECT_EQ(mapping_sizes[2], std::size_t{248} << 10);
 }
 
