@@ -32,6 +32,7 @@ struct ClassLists {
   Slab* available = nullptr;
   Slab* full = nullptr;
   std::uint32_t cached = 0;
+  bool outgrew_page_units = false;  // two slabs of the class were full at once: its new slabs take 8 KiB units
   CachedBlock cache[kCachedBlocksPerClass] = {};
 };
 

@@ -188,9 +188,10 @@ void* allocate_small(ThreadHeap& heap, std::size_t class_index) noexcept {
     return nullptr;
   }
   // The current slab, if any, just went full: two full ones, and the class
-  // outgrew the page-unit slabs.
-  const SlabShape shape =
-      slab_shape(kClassSizes[class_index], lists.full != nullptr && lists.full->next != nullptr);
+  // outgrew the page-unit slabs, for good (a heap whose slabs of a class go
+  // and come back would otherwise change shapes, and miss the empty ones).
+  if (lists.full != nullptr && lists.full->next != nullptr) lists.outgrew_page_units = true;
+  const SlabShape shape = slab_shape(kClassSizes[class_index], lists.outgrew_page_units);
   Slab* slab = take_slab(shape);
   if (slab == nullptr) return nullptr;
   initialise_slab(*slab, heap, class_index, shape);

@@ -28,9 +28,9 @@ constinit Region g_region;
 namespace {
 
 /// Empty slabs kept committed for any heap to take without a syscall; more
-/// than this are decommitted (2 to 4 MiB). A heap takes only a slab of the
-/// shape it needs; the others wait for their own class, or for the pressure
-/// that gives cached memory back.
+/// than this are decommitted (2 to 4 MiB). A heap takes a slab of the unit
+/// it needs with at least the units it needs; the others wait for a heap
+/// that needs theirs, or for the pressure that gives cached memory back.
 constexpr std::size_t kEmptyCacheLimit = 16;
 
 constinit std::mutex init_mutex;
@@ -242,7 +242,7 @@ Slab* take_slab(SlabShape shape) noexcept {
     std::lock_guard lock(slab_mutex);
     for (Slab** link = &empty_cache; *link != nullptr; link = &(*link)->next) {
       Slab* cached = *link;
-      if (cached->unit_shift != shape.unit_shift || cached->units != shape.units) continue;
+      if (cached->unit_shift != shape.unit_shift || cached->units < shape.units) continue;
       *link = cached->next;
       --empty_count;
       cached->next = nullptr;
