@@ -8,10 +8,11 @@
 //   [ small zone: slots of 256 KiB ........ ][ large zone: page-run spans ... ]
 //
 // A slot is one PROT_NONE guard page followed by a slab, so that every slab is
-// fenced by guards on both sides. A slab is 31 units: pages (124 KiB) for
-// blocks of up to 28 KiB, 8 KiB units (248 KiB) for the medium classes of 32
-// to 64 KiB. It commits only the units its blocks reach; the rest of the slot
-// stays in the reservation and is its trailing guard. A large block sits at
+// fenced by guards on both sides. A slab is 31 units: pages (124 KiB), or
+// 8 KiB units (248 KiB) for the medium classes of 32 to 64 KiB and for a
+// heap's third and later slabs of a class (slab.hpp, slab_shape). It commits
+// only the units its blocks reach; the rest of the slot stays in the
+// reservation and is its trailing guard. A large block sits at
 // the start of a span of 2^k pages, of which it commits only what it needs:
 // the rest of the span stays PROT_NONE and is its trailing guard.
 namespace secbits::pool {
@@ -25,8 +26,9 @@ inline constexpr std::size_t kSlotSize = std::size_t{1} << kSlotShift;
 /// granule in which its pages open, close and count live blocks.
 inline constexpr std::size_t kSlabUnits = 31;
 inline constexpr unsigned kSmallUnitShift = kPageShift;
-/// Medium blocks (above kMaxSmallUnitBlock) are multiples of 8 KiB, so that
-/// every unit of a medium slab belongs to one block.
+/// The unit of medium slabs, and of a heap's later slabs of smaller classes.
+/// Medium blocks (above kMaxSmallUnitBlock) are multiples of 8 KiB: a medium
+/// block never shares a unit.
 inline constexpr unsigned kMediumUnitShift = kPageShift + 1;
 inline constexpr std::size_t kMaxSmallUnitBlock = 28672;
 inline constexpr std::size_t kMaxBlocksPerSlab = (kSlabUnits << kSmallUnitShift) / 16;
