@@ -17,7 +17,8 @@ enum class LockPolicy { Strict, Degrade };
 /// When the secure pool returns pages that hold no live block to PROT_NONE
 /// (SecMem and SecBytes manage their own protection through views):
 ///  - Cached: once a bounded number of such pages (4 MiB per thread) has
-///    gathered, in one batch, or on collect(); most frees make no syscall
+///    gathered, in a batch that closes them down to 2 MiB (whole empty
+///    slabs first), or on collect(); most frees make no syscall
 ///    (the default). The last 8 blocks of up to 1 KiB a thread freed of each
 ///    size class wait, wiped, for its next allocations: their pages stay
 ///    open until then, collect() or the thread's exit. A freed large block

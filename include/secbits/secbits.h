@@ -38,7 +38,8 @@ enum secbits_lock_policy { SECBITS_LOCK_STRICT = 0, SECBITS_LOCK_DEGRADE = 1 };
 
 /** When pages that hold no live block go back to PROT_NONE:
  *  CACHED: after a bounded number of such pages per thread (4 MiB) have
- *          gathered, in one batch, or on secbits_collect(); the pages of the
+ *          gathered, in a batch that closes them down to 2 MiB (whole
+ *          empty slabs first), or on secbits_collect(); the pages of the
  *          slab a thread allocates from stay open until then, and so do
  *          those of the last 8 blocks of up to 1 KiB a thread freed of each
  *          size class (wiped, kept for its next allocations) until reused,

@@ -46,6 +46,7 @@ struct alignas(128) ThreadHeap {
   ClassLists classes[kClassCount];
   Slab* pending = nullptr;           // slabs with pages waiting to be closed
   std::uint32_t pending_pages = 0;
+  std::uint32_t batched_pages = 0;    // closed by batches since they last closed the current slabs' empty pages
   // Blocks freed and wiped but not yet free (hardening level 2 and up): the
   // oldest goes back to its slab when a new one comes in. Kept as slab and
   // index, as the free found them: the slab cannot go while one of its

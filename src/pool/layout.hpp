@@ -39,6 +39,10 @@ inline constexpr std::size_t kBitmapWords = (kMaxBlocksPerSlab + 63) / 64;
 /// allocates again a working set of that size (a thousand 4 KiB blocks)
 /// makes no syscall for it; 1 MiB made one mprotect per 20 blocks of 1 KiB.
 inline constexpr std::uint32_t kPendingPageLimit = 1024;
+/// What a batch leaves waiting: it closes only down to 2 MiB, so that a
+/// working set that passes the batch a little closes and reopens about its
+/// excess rather than all of it, and a batch still closes at least 2 MiB.
+inline constexpr std::uint32_t kPendingPagesAfterBatch = kPendingPageLimit / 2;
 
 /// Large spans are at least 8 pages (a granule) and aligned to their own
 /// size in the address space; the zone's records are per granule from the

@@ -69,25 +69,56 @@ std::uint32_t empty_open_pages(const Slab& slab) noexcept {
   return empty & slab.open_pages;
 }
 
-/// Closes every waiting page of the heap in one batch, the empty pages of its
-/// current slabs with them, and gives back the slabs left without a live
-/// block.
-void flush_pending(ThreadHeap& heap) noexcept {
+/// Closes the slab's waiting pages and takes them off the heap's count; gives
+/// the slab back when no live block is left in it. The caller has taken the
+/// slab off the heap's pending list.
+void close_waiting_pages(Slab& slab, ThreadHeap& heap) noexcept {
+  slab.next_pending = nullptr;
+  slab.in_pending_list = false;
+  heap.pending_pages -= pages_in(slab, slab.pending_close);
+  close_pages(slab, slab.pending_close);
+  slab.pending_close = 0;
+  debug_check_slab(slab);
+  if (slab.live == 0 && slab.list != SlabList::Current) release_slab(slab, heap);
+}
+
+/// Pages a close of the slab's waiting units frees per mprotect call: a slab
+/// left without a live block (closed and given back whole) ranks first.
+std::uint32_t pages_per_close(const Slab& slab) noexcept {
+  const std::uint32_t waiting = slab.pending_close;
+  if ((slab.live == 0 && slab.list != SlabList::Current) || waiting == 0) return UINT32_MAX;
+  return pages_in(slab, waiting) / count_bits(waiting & ~(waiting << 1));
+}
+
+/// Closes waiting pages of the heap until at most `keep` of them wait (0: all,
+/// and the pending list empties), and gives back the slabs left without a
+/// live block. The slabs that close the most pages per mprotect call go
+/// first: a batch that closed every waiting page made a working set just past
+/// the batch close and reopen all of it each time round, one call per
+/// scattered block; now it closes about its excess, whole empty slabs first.
+/// The empty pages of the heap's current slabs close with every 4 MiB the
+/// batches close (the cadence of the batches that closed everything): a
+/// thread allocates from them, so each such close is likely undone soon.
+void flush_pending(ThreadHeap& heap, std::uint32_t keep) noexcept {
+  const std::uint32_t waiting_before = heap.pending_pages;
+  static constexpr std::uint32_t kFewerPagesPerClose[] = {UINT32_MAX, 16, 4, 0};
+  for (const std::uint32_t least : kFewerPagesPerClose) {
+    if (keep == 0 && least != 0) continue;
+    for (Slab** link = &heap.pending; *link != nullptr && (keep == 0 || heap.pending_pages > keep);) {
+      Slab& slab = **link;
+      if (pages_per_close(slab) < least) {
+        link = &slab.next_pending;
+        continue;
+      }
+      *link = slab.next_pending;
+      close_waiting_pages(slab, heap);
+    }
+  }
+  heap.batched_pages += waiting_before - heap.pending_pages;
+  if (keep != 0 && heap.batched_pages < kPendingPageLimit) return;
+  heap.batched_pages = 0;
   for (ClassLists& lists : heap.classes) {
     if (Slab* current = lists.current) close_pages(*current, empty_open_pages(*current) & ~current->pending_close);
-  }
-  Slab* slab = heap.pending;
-  heap.pending = nullptr;
-  heap.pending_pages = 0;
-  while (slab != nullptr) {
-    Slab* next = slab->next_pending;
-    slab->next_pending = nullptr;
-    slab->in_pending_list = false;
-    close_pages(*slab, slab->pending_close);
-    slab->pending_close = 0;
-    debug_check_slab(*slab);
-    if (slab->live == 0 && slab->list != SlabList::Current) release_slab(*slab, heap);
-    slab = next;
   }
 }
 
@@ -293,7 +324,7 @@ void on_pages_emptied(Slab& slab, ThreadHeap& heap, std::uint32_t pages, bool fr
   if (protection == PageProtection::Cached) {
     add_pending(slab, heap, pages);
     // The batch gives back the slabs it leaves empty, this one included.
-    if (from_free && heap.pending_pages > kPendingPageLimit) flush_pending(heap);
+    if (from_free && heap.pending_pages > kPendingPageLimit) flush_pending(heap, kPendingPagesAfterBatch);
     return;
   }
   if (protection == PageProtection::Eager) close_pages(slab, pages);
@@ -301,7 +332,7 @@ void on_pages_emptied(Slab& slab, ThreadHeap& heap, std::uint32_t pages, bool fr
   // are, to be reused; a free gives them back for any thread to take.
   if (!from_free || slab.live != 0 || slab.list == SlabList::Current) return;
   if (slab.in_pending_list) {
-    flush_pending(heap);  // waiting from before a policy change: the batch gives it back
+    flush_pending(heap, 0);  // waiting from before a policy change: the batch gives it back
   } else {
     release_slab(slab, heap);
   }
@@ -429,7 +460,7 @@ void trim(ThreadHeap& heap, bool keep_current) noexcept {
       }
     }
   }
-  flush_pending(heap);
+  flush_pending(heap, 0);
   for (ClassLists& lists : heap.classes) {
     for (Slab* slab = lists.available; slab != nullptr;) {
       Slab* next = slab->next;

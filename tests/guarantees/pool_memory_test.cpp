@@ -21,6 +21,7 @@
 #include <cstring>
 #include <map>
 #include <memory_resource>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -138,6 +139,21 @@ class SmallBlocks {
 
   const std::vector<std::uintptr_t>& full_pages() const { return full_pages_; }
 
+  // What can be read of the full pages, and how much of it is not zero.
+  struct FullPagesSeen {
+    std::size_t open_bytes = 0;
+    std::size_t nonzero_bytes = 0;
+  };
+  FullPagesSeen observe_full_pages() const {
+    FullPagesSeen seen;
+    for (const std::uintptr_t page : full_pages_) {
+      const auto state = observe_memory(pointer_at(page), page_size());
+      seen.open_bytes += state.readable_bytes;
+      seen.nonzero_bytes += state.nonzero_bytes;
+    }
+    return seen;
+  }
+
   // Our blocks that overlap the page starting at `page_start`, in address order.
   std::vector<void*> blocks_on(std::uintptr_t page_start) const {
     std::vector<void*> on_page;
@@ -154,6 +170,11 @@ class SmallBlocks {
     ASSERT_NE(it, blocks_.end());
     blocks_.erase(it);
     secbits_free(block);
+  }
+
+  void free_all_in_random_order(unsigned seed) {
+    std::shuffle(blocks_.begin(), blocks_.end(), std::mt19937(seed));
+    free_all();
   }
 
   void free_all() {
@@ -553,21 +574,32 @@ TEST(PoolPageProtection, CachedKeepsAtMostItsBatchOfEmptyPagesOpenWithoutCollect
   SmallBlocks blocks(256, kTotal / 256);
   ASSERT_GE(blocks.full_pages().size() * page_size(), kTotal / 2);
   blocks.free_all();
-  std::size_t open_bytes = 0;
-  std::size_t nonzero = 0;
-  for (const std::uintptr_t page : blocks.full_pages()) {
-    const auto state = observe_memory(pointer_at(page), page_size());
-    open_bytes += state.readable_bytes;
-    nonzero += state.nonzero_bytes;
-  }
-  EXPECT_EQ(nonzero, 0u);
-  EXPECT_LE(open_bytes, kAllowedOpen) << "empty pages left open after freeing " << kTotal << " bytes of small blocks";
+  const auto seen = blocks.observe_full_pages();
+  EXPECT_EQ(seen.nonzero_bytes, 0u);
+  EXPECT_LE(seen.open_bytes, kAllowedOpen) << "empty pages left open after freeing " << kTotal << " bytes of small blocks";
   secbits_collect();
-  open_bytes = 0;
-  for (const std::uintptr_t page : blocks.full_pages()) {
-    open_bytes += observe_memory(pointer_at(page), page_size()).readable_bytes;
-  }
-  EXPECT_EQ(open_bytes, 0u) << "empty pages left open after secbits_collect";
+  EXPECT_EQ(blocks.observe_full_pages().open_bytes, 0u) << "empty pages left open after secbits_collect";
+}
+
+// A batch closes the waiting pages only down to 2 MiB: a working set of 5 MiB
+// freed in random order leaves about 3 MiB of it open, where a batch that
+// closed every waiting page left only what was freed after it (about 1 MiB),
+// and the next round reopened all the rest.
+TEST(PoolPageProtection, CachedBatchClosesAboutTheExcessOfTheWorkingSetPastIt) {
+  ScopedPageProtection cached(SECBITS_PROTECT_CACHED);
+  secbits_collect();  // nothing of earlier tests waits in this thread's batch
+  constexpr std::size_t kTotal = std::size_t{5} << 20;
+  constexpr std::size_t kBatch = std::size_t{4} << 20;
+  constexpr std::size_t kLeftWaiting = std::size_t{2} << 20;
+  constexpr std::size_t kLargestSlab = std::size_t{248} << 10;
+  SmallBlocks blocks(1024, kTotal / 1024);
+  ASSERT_GE(blocks.full_pages().size() * page_size(), kTotal * 9 / 10);
+  blocks.free_all_in_random_order(7);
+  const auto seen = blocks.observe_full_pages();
+  EXPECT_EQ(seen.nonzero_bytes, 0u);
+  EXPECT_GE(seen.open_bytes, kLeftWaiting - kLargestSlab) << "a batch closed more than the excess of the working set";
+  EXPECT_LE(seen.open_bytes, kBatch + kLargestSlab) << "empty pages left open past the batch";
+  secbits_collect();
 }
 
 TEST(PoolPageProtection, NoneLeavesEmptyPagesReadableButZero) {
