@@ -478,6 +478,14 @@ void trim(ThreadHeap& heap, bool keep_current) noexcept {
 
 }  // namespace
 
+void give_back_waiting_slabs() noexcept {
+  ThreadHeap* heap = tl_heap;
+  // The heap of torn-down threads is used under its own lock, which this
+  // thread may not hold here.
+  if (heap == nullptr || heap->shared) return;
+  flush_pending(*heap, 0);
+}
+
 void collect_thread() noexcept {
   relock_if_forked();
   if (ThreadHeap* heap = tl_heap) trim(*heap, true);

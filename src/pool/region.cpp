@@ -119,7 +119,10 @@ bool release_empty_slabs() noexcept {
 
 /// Memory kept committed only to be reused soon, given back when a lock or
 /// a mapping is refused: it holds lock budget and mappings a live block needs.
+/// The calling thread's empty slabs waiting in its batch first, so that they
+/// are in the empty-slab cache when it goes.
 bool release_region_caches() noexcept {
+  give_back_waiting_slabs();
   const bool spans = large_release_cache();
   return release_empty_slabs() || spans;
 }

@@ -61,6 +61,11 @@ Slab* take_unbacked_slab() noexcept;
 /// An empty slab a heap no longer wants.
 void give_back_slab(Slab* slab) noexcept;
 
+/// Closes the calling thread's waiting pages and gives back its empty slabs
+/// among them (pool.cpp): called when a lock or a mapping is refused, from
+/// paths that hold none of the pool's locks and no half-updated heap list.
+void give_back_waiting_slabs() noexcept;
+
 /// Opens the pages in `mask` (read-write). False if mprotect failed.
 bool open_pages(Slab& slab, std::uint32_t mask) noexcept;
 /// Closes the pages in `mask` (PROT_NONE), run by run, skipping runs that
